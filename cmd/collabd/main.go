@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +19,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/collabd/collabd/api"
+	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/session"
+	"github.com/collabd/collabd/store/postgres"
+	"github.com/collabd/collabd/store/sqlite"
 )
 
 func main() {
@@ -47,19 +54,110 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 			return err
 		}
 		return serve(ctx, c, stdout, stderr, ready)
+	case "migrate":
+		c, err := parseConfig("collabd migrate", args, getenv)
+		if err != nil {
+			return err
+		}
+		if err := migrate(ctx, c); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "migrations applied")
+		return nil
 	default:
-		return fmt.Errorf("unknown command %q (want serve)", cmd)
+		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
 	}
+}
+
+// openStore opens Postgres when a URL is configured, else the embedded
+// database in the data dir. Either applies the migrations.
+func openStore(ctx context.Context, c config) (collab.Store, error) {
+	if c.DatabaseURL != "" {
+		return postgres.Open(ctx, c.DatabaseURL)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.DataDir, "collabd.db"))
+}
+
+func migrate(ctx context.Context, c config) error {
+	if c.DatabaseURL != "" {
+		return postgres.Migrate(ctx, c.DatabaseURL)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	return sqlite.Migrate(ctx, filepath.Join(c.DataDir, "collabd.db"))
+}
+
+// jwtSecret returns the configured secret, or the one kept in the data
+// dir, generating it on first start so tokens survive restarts.
+func jwtSecret(c config) ([]byte, error) {
+	if c.JWTSecret != "" {
+		if len(c.JWTSecret) < 32 {
+			return nil, errors.New("--jwt-secret must be at least 32 bytes")
+		}
+		return []byte(c.JWTSecret), nil
+	}
+	path := filepath.Join(c.DataDir, "jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	secret := make([]byte, 48)
+	rand.Read(secret)
+	secret = []byte(hex.EncodeToString(secret))
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, fmt.Errorf("keep the generated JWT secret: %w", err)
+	}
+	return secret, nil
 }
 
 func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<- string) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	secret, err := jwtSecret(c)
+	if err != nil {
+		return err
+	}
+	tokens, err := api.NewTokens(api.TokenConfig{Secret: secret, Issuer: c.Issuer, IssuerAlg: c.IssuerAlg, IssuerKey: c.IssuerKey}, st)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	scfg := session.DefaultConfig()
+	scfg.Log = st
+	scfg.Logger = log
+	scfg.Users = func(ctx context.Context, id collab.UserID) (collab.UserInfo, error) {
+		u, err := st.User(ctx, id)
+		return u.Info(), err
+	}
+	scfg.MaxDocLen = int(c.Limits.MaxDocBytes)
+	scfg.MaxPeers = c.Limits.EditorsPerDoc
+	scfg.IdleTimeout = c.Limits.IdleTimeout
+	registry := session.NewRegistry(scfg)
+	a := api.New(api.Config{
+		Logger: log, Sessions: registry, Log: st, Documents: st, Users: st, Tokens: tokens,
+		AllowedOrigins: c.AllowedOrigins, OpenSignup: c.OpenSignup, MaxDocBytes: c.Limits.MaxDocBytes,
+		Live: api.LiveConfig{
+			MaxMessageBytes: c.Limits.MaxMessageBytes,
+			EditsPerSecond:  c.Limits.EditsPerSecond,
+			EditBurst:       c.Limits.EditBurst,
+		},
+	})
+
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           api.NewRouter(api.Config{Logger: log}),
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -76,11 +174,20 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Graceful: stop accepting, let sessions commit what they accepted,
+	// checkpoint and close their clients with 1001, then wait for the
+	// sockets to finish.
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := registry.Close(shutdownCtx); err != nil {
+		log.Warn("sessions did not all close in time", "err", err)
+	}
+	if err := a.Wait(shutdownCtx); err != nil {
+		log.Warn("live connections did not all close in time", "err", err)
 	}
 	return nil
 }

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/session"
+)
+
+// Config is what the HTTP surface needs from the process that wires it.
+type Config struct {
+	Logger    *slog.Logger
+	Sessions  *session.Registry
+	Log       collab.Log
+	Documents collab.Documents
+	Users     collab.Users
+	Tokens    *Tokens
+	// Verifier checks credentials; nil uses Tokens.
+	Verifier Verifier
+	// AllowedOrigins may make cookie-authenticated requests besides the
+	// server's own origin.
+	AllowedOrigins []string
+	OpenSignup     bool
+	PasswordCost   int   // bcrypt cost; 0 = bcrypt.DefaultCost
+	MaxDocBytes    int64 // longest document (and initial content)
+	Live           LiveConfig
+}
+
+// API serves collabd's routes.
+type API struct {
+	// Set by New; read-only afterwards.
+	logger       *slog.Logger
+	sessions     *session.Registry
+	log          collab.Log
+	docs         collab.Documents
+	users        collab.Users
+	tokens       *Tokens
+	verifier     Verifier
+	origins      map[string]bool
+	openSignup   bool
+	passwordCost int
+	dummyHash    []byte // compared against when a username is unknown
+	loginLimiter *failureLimiter
+	maxDocBytes  int64
+	live         LiveConfig
+	upgrader     websocket.Upgrader
+
+	conns connTracker // open live connections
+}
+
+// connTracker counts live connections so shutdown can wait for them; once
+// shutdown has begun, no new connection is let in.
+type connTracker struct {
+	mu      sync.Mutex // guards the fields below
+	n       int
+	closing bool
+	idle    chan struct{} // closed when closing and n is 0
+}
+
+func (t *connTracker) enter() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false
+	}
+	t.n++
+	return true
+}
+
+func (t *connTracker) leave() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.closing && t.n == 0 {
+		close(t.idle)
+	}
+}
+
+// close stops admitting connections and returns a channel closed when the
+// last one has left.
+func (t *connTracker) close() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.closing {
+		t.closing = true
+		t.idle = make(chan struct{})
+		if t.n == 0 {
+			close(t.idle)
+		}
+	}
+	return t.idle
+}
+
+// New returns the API for c.
+func New(c Config) *API {
+	a := &API{
+		logger:       c.Logger,
+		sessions:     c.Sessions,
+		log:          c.Log,
+		docs:         c.Documents,
+		users:        c.Users,
+		tokens:       c.Tokens,
+		verifier:     c.Verifier,
+		origins:      map[string]bool{},
+		openSignup:   c.OpenSignup,
+		passwordCost: c.PasswordCost,
+		loginLimiter: newFailureLimiter(10, time.Minute),
+		maxDocBytes:  c.MaxDocBytes,
+		live:         c.Live.withDefaults(),
+	}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
+	if a.verifier == nil && a.tokens != nil {
+		a.verifier = a.tokens
+	}
+	if a.passwordCost == 0 {
+		a.passwordCost = bcrypt.DefaultCost
+	}
+	if a.maxDocBytes <= 0 {
+		a.maxDocBytes = 16 << 20
+	}
+	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), a.passwordCost)
+	for _, o := range c.AllowedOrigins {
+		a.origins[strings.TrimRight(o, "/")] = true
+	}
+	a.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		// Origins are checked before the upgrade, and only where they
+		// matter: for cookie-authenticated handshakes (see authenticate).
+		// A bearer token is not sent by a browser on its own.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	return a
+}
+
+// Wait refuses new live connections and returns when every open one has
+// ended (after the sessions were closed), or when ctx ends.
+func (a *API) Wait(ctx context.Context) error {
+	select {
+	case <-a.conns.close():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sameOrAllowedOrigin reports whether a browser request comes from the
+// server's own origin or an allowed one.
+func (a *API) sameOrAllowedOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	if a.origins[origin] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}

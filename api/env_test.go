@@ -1,0 +1,123 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/collabd/collabd/api"
+	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/ot"
+	"github.com/collabd/collabd/session"
+	"github.com/collabd/collabd/store/sqlite"
+)
+
+// env is a real server over HTTP on 127.0.0.1 with the embedded store in a
+// temp dir.
+type env struct {
+	t     *testing.T
+	store collab.Store
+	reg   *session.Registry
+	api   *api.API
+	tok   *api.Tokens
+	srv   *httptest.Server
+}
+
+type testConfig struct {
+	live    api.LiveConfig
+	session session.Config
+}
+
+func newEnv(t *testing.T, opts ...func(*testConfig)) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "collabd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := testConfig{session: session.DefaultConfig()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.session.Log = st
+	cfg.session.Logger = logger
+	reg := session.NewRegistry(cfg.session)
+	tok, err := api.NewTokens(api.TokenConfig{Secret: []byte("0123456789abcdef0123456789abcdef")}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := api.New(api.Config{
+		Logger: logger, Sessions: reg, Log: st, Documents: st, Users: st, Tokens: tok,
+		OpenSignup: true, PasswordCost: 4, Live: cfg.live,
+	})
+	srv := httptest.NewServer(a.Handler())
+	e := &env{t: t, store: st, reg: reg, api: a, tok: tok, srv: srv}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		reg.Close(ctx)
+		a.Wait(ctx)
+		srv.Close()
+		st.Close()
+	})
+	return e
+}
+
+// user creates an account and returns it with a login token.
+func (e *env) user(name string) (collab.User, string) {
+	e.t.Helper()
+	u, err := e.store.CreateUser(context.Background(), collab.User{
+		ID: collab.UserID("u-" + name), Username: name, Name: name, Color: "#123456", CreatedAt: time.Now().UTC(),
+	}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.tok.Mint(u)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u, tok
+}
+
+// document creates a document owned by owner holding text.
+func (e *env) document(owner collab.User, text string) collab.DocumentID {
+	e.t.Helper()
+	doc, err := ot.DocFromDelta(ot.Delta{ot.InsertText(text+"\n", nil)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d, err := e.store.CreateDocument(context.Background(), collab.Document{
+		ID: collab.DocumentID(collab.NewID()), Title: "t", Owner: owner.ID,
+	}, collab.Snapshot{Doc: doc, CreatedAt: time.Now().UTC()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.ID
+}
+
+func (e *env) share(doc collab.DocumentID, u collab.User, role collab.Role) {
+	e.t.Helper()
+	if err := e.store.SetMember(context.Background(), doc, u.ID, role); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// text is the document's stored text at its newest version.
+func (e *env) text(doc collab.DocumentID) string {
+	e.t.Helper()
+	ctx := context.Background()
+	d, err := e.store.Document(ctx, doc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	content, err := collab.DocAt(ctx, e.store, doc, d.Version)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return content.Text()
+}

@@ -1,0 +1,78 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/collabd/collabd/collab"
+)
+
+// httpStatus is the one table from error code to HTTP status.
+var httpStatus = map[collab.Code]int{
+	collab.BadMessage:   http.StatusBadRequest,
+	collab.BadRequest:   http.StatusBadRequest,
+	collab.InvalidOp:    http.StatusUnprocessableEntity,
+	collab.VersionAhead: http.StatusConflict,
+	collab.Forbidden:    http.StatusForbidden,
+	collab.RateLimited:  http.StatusTooManyRequests,
+	collab.TooLarge:     http.StatusRequestEntityTooLarge,
+	collab.Unavailable:  http.StatusServiceUnavailable,
+	collab.Unauthorized: http.StatusUnauthorized,
+	collab.NotFound:     http.StatusNotFound,
+	collab.Conflict:     http.StatusConflict,
+	collab.Duplicate:    http.StatusConflict,
+	collab.Invalid:      http.StatusUnprocessableEntity,
+	collab.Internal:     http.StatusInternalServerError,
+}
+
+// closeCode is the one table from error code to the WebSocket close code
+// used when an error ends a live connection.
+var closeCode = map[collab.Code]int{
+	collab.BadMessage:   collab.ClosePolicy,
+	collab.Forbidden:    collab.CloseAccessRevoked,
+	collab.NotFound:     collab.CloseDocumentGone,
+	collab.RateLimited:  collab.CloseTryAgainLater,
+	collab.Unavailable:  collab.CloseTryAgainLater,
+	collab.TooLarge:     collab.CloseTooBig,
+	collab.Unauthorized: collab.ClosePolicy,
+	collab.Internal:     collab.CloseInternal,
+}
+
+// StatusOf returns the HTTP status for an error.
+func StatusOf(err error) int {
+	if s, ok := httpStatus[collab.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// CloseCodeOf returns the WebSocket close code for an error that ends a
+// live connection.
+func CloseCodeOf(err error) int {
+	if c, ok := closeCode[collab.ErrorCode(err)]; ok {
+		return c
+	}
+	return collab.CloseInternal
+}
+
+type errorBody struct {
+	Error struct {
+		Code    collab.Code `json:"code"`
+		Message string      `json:"message"`
+	} `json:"error"`
+}
+
+// writeError answers with the one error shape of the REST API. An error
+// without a code is internal: its details go to the log, not the client.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var body errorBody
+	body.Error.Code = collab.ErrorCode(err)
+	body.Error.Message = collab.UserMessage(err)
+	if body.Error.Code == collab.Internal {
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(StatusOf(err))
+	json.NewEncoder(w).Encode(body)
+}

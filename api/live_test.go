@@ -1,0 +1,378 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/collabd/collabd/collab"
+)
+
+// wsConn is a raw live-protocol connection for tests.
+type wsConn struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+func (e *env) dial(doc collab.DocumentID, token string, header http.Header) (*wsConn, *http.Response, error) {
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/documents/" + string(doc) + "/live"
+	if header == nil {
+		header = http.Header{}
+	}
+	if token != "" {
+		header.Set("Authorization", "Bearer "+token)
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	c, resp, err := d.Dial(url, header)
+	if err != nil {
+		return nil, resp, err
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return &wsConn{t: e.t, c: c}, resp, nil
+}
+
+// join dials and says hello, returning the welcome.
+func (e *env) join(doc collab.DocumentID, token, client string) (*wsConn, map[string]any) {
+	e.t.Helper()
+	w, _, err := e.dial(doc, token, nil)
+	if err != nil {
+		e.t.Fatalf("dial: %v", err)
+	}
+	w.send(map[string]any{"type": "hello", "client": client, "version": nil, "protocol": 1})
+	m := w.read()
+	if m["type"] != "welcome" {
+		e.t.Fatalf("first message = %v, want welcome", m)
+	}
+	return w, m
+}
+
+func (w *wsConn) send(v any) {
+	w.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.sendRaw(websocket.TextMessage, b)
+}
+
+func (w *wsConn) sendRaw(kind int, b []byte) {
+	w.t.Helper()
+	w.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := w.c.WriteMessage(kind, b); err != nil {
+		w.t.Fatalf("write: %v", err)
+	}
+}
+
+// read returns the next message, skipping presence and leave.
+func (w *wsConn) read() map[string]any {
+	w.t.Helper()
+	for {
+		w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, b, err := w.c.ReadMessage()
+		if err != nil {
+			w.t.Fatalf("read: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			w.t.Fatalf("server sent %s: %v", b, err)
+		}
+		if m["type"] == "presence" || m["type"] == "leave" {
+			continue
+		}
+		return m
+	}
+}
+
+// closed reads until the server closes, returning the close code.
+func (w *wsConn) closed() int {
+	w.t.Helper()
+	for {
+		w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := w.c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); ok {
+			return ce.Code
+		}
+		w.t.Fatalf("connection ended without a close frame: %v", err)
+	}
+}
+
+func (w *wsConn) expectError(code collab.Code) map[string]any {
+	w.t.Helper()
+	m := w.read()
+	if m["type"] != "error" || m["code"] != string(code) {
+		w.t.Fatalf("got %v, want error %s", m, code)
+	}
+	return m
+}
+
+func TestLiveHandshakeIsAuthenticatedBeforeUpgrade(t *testing.T) {
+	e := newEnv(t)
+	alice, aliceTok := e.user("alice")
+	_, bobTok := e.user("bob")
+	doc := e.document(alice, "hi")
+	for _, tc := range []struct {
+		name   string
+		token  string
+		header http.Header
+		status int
+	}{
+		{"no credentials", "", nil, http.StatusUnauthorized},
+		{"garbage token", "nope", nil, http.StatusUnauthorized},
+		{"not a member", bobTok, nil, http.StatusNotFound},
+		{"cookie from a foreign origin", "", http.Header{"Cookie": {"collabd_session=" + aliceTok}, "Origin": {"https://evil.example"}}, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, resp, err := e.dial(doc, tc.token, tc.header)
+			if err == nil {
+				t.Fatal("upgrade succeeded")
+			}
+			if resp == nil || resp.StatusCode != tc.status {
+				t.Fatalf("status = %v, want %d", resp, tc.status)
+			}
+		})
+	}
+	// The same cookie from the server's own origin works.
+	_, resp, err := e.dial(doc, "", http.Header{"Cookie": {"collabd_session=" + aliceTok}, "Origin": {e.srv.URL}})
+	if err != nil {
+		t.Fatalf("same-origin cookie: %v (%v)", err, resp)
+	}
+}
+
+func TestLiveEditIsAckedAndBroadcast(t *testing.T) {
+	e := newEnv(t)
+	alice, aliceTok := e.user("alice")
+	bob, bobTok := e.user("bob")
+	doc := e.document(alice, "hi")
+	e.share(doc, bob, collab.Editor)
+	a, welcome := e.join(doc, aliceTok, "a")
+	if welcome["version"] != float64(0) || welcome["doc"] == nil {
+		t.Fatalf("welcome = %v, want version 0 with the doc", welcome)
+	}
+	b, _ := e.join(doc, bobTok, "b")
+	a.send(map[string]any{"type": "op", "seq": 1, "version": 0, "delta": []any{map[string]any{"insert": "A"}}})
+	if m := a.read(); m["type"] != "ack" || m["seq"] != float64(1) || m["version"] != float64(1) {
+		t.Fatalf("author got %v, want ack seq 1 version 1", m)
+	}
+	m := b.read()
+	if m["type"] != "op" || m["client"] != "a" || m["version"] != float64(1) {
+		t.Fatalf("peer got %v, want a's op as version 1", m)
+	}
+	if got := e.text(doc); got != "Ahi\n" {
+		t.Fatalf("stored text = %q", got)
+	}
+}
+
+func TestLiveViewerOpIsForbidden(t *testing.T) {
+	e := newEnv(t)
+	alice, _ := e.user("alice")
+	viewer, viewerTok := e.user("vic")
+	doc := e.document(alice, "hi")
+	e.share(doc, viewer, collab.Viewer)
+	v, _ := e.join(doc, viewerTok, "v")
+	v.send(map[string]any{"type": "op", "seq": 1, "version": 0, "delta": []any{map[string]any{"insert": "x"}}})
+	v.expectError(collab.Forbidden)
+	if got := e.text(doc); got != "hi\n" {
+		t.Fatalf("viewer changed the document: %q", got)
+	}
+}
+
+// TestLiveBadInput sends each kind of bad input on its own connection while
+// a well-behaved client keeps editing the same document, and checks the
+// error or close code, that the document is unchanged by it, and that the
+// good client's acks stay prompt.
+func TestLiveBadInput(t *testing.T) {
+	e := newEnv(t, func(c *testConfig) {
+		c.live.MaxMessageBytes = 64 << 10
+		c.live.EditsPerSecond = 100
+		c.live.EditBurst = 50
+		c.live.FloodStrikes = 10
+	})
+	alice, aliceTok := e.user("alice")
+	doc := e.document(alice, "abc")
+
+	good, _ := e.join(doc, aliceTok, "good")
+	goodSeq, goodVersion := 0, 0
+	var slowest time.Duration
+	goodEdit := func() {
+		t.Helper()
+		goodSeq++
+		start := time.Now()
+		good.send(map[string]any{"type": "op", "seq": goodSeq, "version": goodVersion, "delta": []any{map[string]any{"insert": "g"}}})
+		for {
+			m := good.read()
+			if m["type"] == "ack" {
+				goodVersion = int(m["version"].(float64))
+				break
+			}
+			if m["type"] == "op" {
+				goodVersion = int(m["version"].(float64))
+				continue
+			}
+			t.Fatalf("good client got %v", m)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	hello := func(w *wsConn, client string) {
+		w.send(map[string]any{"type": "hello", "client": client, "version": nil, "protocol": 1})
+		if m := w.read(); m["type"] != "welcome" {
+			t.Fatalf("got %v, want welcome", m)
+		}
+	}
+	dial := func() *wsConn {
+		w, _, err := e.dial(doc, aliceTok, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+
+	cases := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"not JSON before hello: error then 1008", func(t *testing.T) {
+			w := dial()
+			w.sendRaw(websocket.TextMessage, []byte("{nope"))
+			w.expectError(collab.BadMessage)
+			if code := w.closed(); code != collab.ClosePolicy {
+				t.Fatalf("close = %d, want 1008", code)
+			}
+		}},
+		{"op before hello: error then 1008", func(t *testing.T) {
+			w := dial()
+			w.send(map[string]any{"type": "op", "seq": 1, "version": 0, "delta": []any{map[string]any{"insert": "x"}}})
+			w.expectError(collab.BadMessage)
+			if code := w.closed(); code != collab.ClosePolicy {
+				t.Fatalf("close = %d, want 1008", code)
+			}
+		}},
+		{"binary frame: 1003", func(t *testing.T) {
+			w := dial()
+			w.sendRaw(websocket.BinaryMessage, []byte{1, 2, 3})
+			if code := w.closed(); code != collab.CloseUnsupported {
+				t.Fatalf("close = %d, want 1003", code)
+			}
+		}},
+		{"invalid UTF-8: 1007", func(t *testing.T) {
+			w := dial()
+			hello(w, "utf")
+			w.sendRaw(websocket.TextMessage, []byte("{\"type\":\"presence\",\"range\":\xff}"))
+			if code := w.closed(); code != collab.CloseInvalidUTF8 {
+				t.Fatalf("close = %d, want 1007", code)
+			}
+		}},
+		{"not JSON after hello: error, stays open", func(t *testing.T) {
+			w := dial()
+			hello(w, "nj")
+			w.sendRaw(websocket.TextMessage, []byte("[1,2"))
+			w.expectError(collab.BadMessage)
+			w.send(map[string]any{"type": "frobnicate"})
+			w.expectError(collab.BadMessage)
+			w.send(map[string]any{"type": "hello", "client": "again", "version": nil, "protocol": 1})
+			w.expectError(collab.BadMessage)
+		}},
+		{"invalid deltas: invalid_op", func(t *testing.T) {
+			w := dial()
+			hello(w, "inv")
+			for i, d := range []string{
+				`[{"retain":-1}]`, `[{"insert":""}]`, `[{"retain":1.5}]`, `[{"insert":{"a":1,"b":2}}]`,
+				`[{"insert":"\ud800"}]`, `[{"retain":100000},{"insert":"x"}]`, `[{"retain":3},{"delete":1}]`,
+				`"text"`, `[{"delete":1,"attributes":{"bold":true}}]`,
+			} {
+				w.sendRaw(websocket.TextMessage, []byte(`{"type":"op","seq":`+itoa(i+1)+`,"version":0,"delta":`+d+`}`))
+				m := w.read()
+				if m["type"] != "error" || m["code"] != "invalid_op" || m["seq"] != float64(i+1) {
+					t.Errorf("delta %s answered %v, want invalid_op for seq %d", d, m, i+1)
+				}
+			}
+		}},
+		{"version ahead", func(t *testing.T) {
+			w := dial()
+			hello(w, "ahead")
+			w.send(map[string]any{"type": "op", "seq": 1, "version": 999, "delta": []any{map[string]any{"insert": "x"}}})
+			w.expectError(collab.VersionAhead)
+		}},
+		{"oversize frame: 1009", func(t *testing.T) {
+			w := dial()
+			hello(w, "big")
+			w.send(map[string]any{"type": "op", "seq": 1, "version": 0, "delta": []any{map[string]any{"insert": strings.Repeat("x", 70<<10)}}})
+			if code := w.closed(); code != collab.CloseTooBig {
+				t.Fatalf("close = %d, want 1009", code)
+			}
+		}},
+		{"flood: rate_limited, then 1008", func(t *testing.T) {
+			w := dial()
+			hello(w, "flood")
+			// Deltas that do not fit: the flood changes nothing even when
+			// under the rate.
+			limited := 0
+			for i := 1; i <= 2000; i++ {
+				w.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if err := w.c.WriteMessage(websocket.TextMessage, []byte(`{"type":"op","seq":`+itoa(i)+`,"version":0,"delta":[{"retain":99999},{"insert":"x"}]}`)); err != nil {
+					break // closed by the server
+				}
+			}
+			for {
+				w.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, b, err := w.c.ReadMessage()
+				if err != nil {
+					ce, ok := err.(*websocket.CloseError)
+					if !ok || ce.Code != collab.ClosePolicy {
+						t.Fatalf("flood ended with %v, want close 1008", err)
+					}
+					break
+				}
+				if strings.Contains(string(b), `"rate_limited"`) {
+					limited++
+				}
+			}
+			if limited == 0 {
+				t.Fatal("no rate_limited error before the close")
+			}
+		}},
+	}
+	for _, tc := range cases {
+		goodEdit()
+		before := e.text(doc)
+		t.Run(tc.name, tc.run)
+		if after := e.text(doc); after != before {
+			t.Fatalf("%s changed the document: %q -> %q", tc.name, before, after)
+		}
+		goodEdit()
+	}
+	if got, want := e.text(doc), strings.Repeat("g", 2*len(cases))+"abc\n"; got != want {
+		t.Fatalf("final text = %q, want %q", got, want)
+	}
+	t.Logf("slowest good-client ack during bad input: %v", slowest)
+	if slowest > 2*time.Second {
+		t.Fatalf("a good client's ack took %v while others misbehaved", slowest)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestLiveShutdownClosesWith1001(t *testing.T) {
+	e := newEnv(t)
+	alice, aliceTok := e.user("alice")
+	doc := e.document(alice, "")
+	a, _ := e.join(doc, aliceTok, "a")
+	a.send(map[string]any{"type": "op", "seq": 1, "version": 0, "delta": []any{map[string]any{"insert": "x"}}})
+	a.read() // ack
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.reg.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.closed(); code != collab.CloseGoingAway {
+		t.Fatalf("close = %d, want 1001", code)
+	}
+}

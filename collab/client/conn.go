@@ -1,0 +1,388 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/collabd/collabd/collab"
+)
+
+const (
+	writeWait  = 10 * time.Second // for one frame to be written
+	closeGrace = 2 * time.Second  // for the server's close frame after ours
+	readLimit  = 64 << 20         // a welcome carries up to 16 MiB of text, plus formats
+	maxBody    = 512              // of a refused handshake's body, for the error
+)
+
+// conn is one WebSocket connection. ws is touched by its reader (the run
+// goroutine: reads, read deadlines) and its writer goroutine (data frames,
+// pings, the closing handshake); Close and WriteControl may be called by
+// either, as gorilla allows.
+type conn struct {
+	ws   *websocket.Conn
+	wake chan struct{} // cap 1: the writer has something to look at
+	quit chan struct{} // closed when the reader is done: the writer exits
+
+	// Guarded by Client.mu.
+	welcomed      bool
+	out           [][]byte  // frames for the writer, in order (hello, ops)
+	sentSeq       int64     // seq of the in-flight op as sent on this connection; 0: not sent here
+	retryAt       time.Time // resend the in-flight op then (after unavailable or rate_limited)
+	retries       int
+	presenceDirty bool      // the selection changed since it was last sent
+	presenceNext  time.Time // no presence before this
+}
+
+// kick wakes the writer without blocking.
+func (cn *conn) kick() {
+	select {
+	case cn.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the client's main goroutine: it dials, reads the connection until
+// it ends, and decides whether and when to dial again.
+func (c *Client) run() {
+	defer close(c.done)
+	attempt := 0
+	for {
+		welcomed, err := c.connect()
+		c.mu.Lock()
+		first := c.first
+		c.mu.Unlock()
+		switch {
+		case c.ctx.Err() != nil:
+			c.stop(ErrClosed)
+			return
+		case first != nil:
+			// The first connection failed: Dial reports it, no retry.
+			c.stop(err)
+			first <- err
+			return
+		case permanent(err):
+			c.log.Warn("connection ended for good", "err", err)
+			c.stop(err)
+			return
+		}
+		if welcomed {
+			attempt = 0 // a resync (errResync) comes after a welcome too: soon, not at once
+		}
+		wait := backoff(c.opts.ReconnectMin, c.opts.ReconnectMax, attempt)
+		attempt++
+		c.log.Info("connection lost; reconnecting", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			c.stop(ErrClosed)
+			return
+		}
+	}
+}
+
+// stop records why the client ended and wakes every waiter.
+func (c *Client) stop(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = err
+	c.first = nil
+	c.changedLocked()
+}
+
+// permanent reports whether err ends the client: the server closed with
+// 1008, 4403 or 4404, or refused the handshake with 4xx (except 408, 429).
+func permanent(err error) bool {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var he *HandshakeError
+	return errors.As(err, &he) && he.Status >= 400 && he.Status < 500 &&
+		he.Status != http.StatusRequestTimeout && he.Status != http.StatusTooManyRequests
+}
+
+// backoff returns the wait before attempt n (from 0): full jitter, a
+// random time in [0, min(max, lo·2ⁿ)).
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	ceil := lo
+	for i := 0; i < n && ceil < hi; i++ {
+		ceil *= 2 // at most 63 rounds before it passes hi
+	}
+	if ceil = min(ceil, hi); ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil)
+}
+
+// connect dials once, says hello, and serves the connection until it
+// ends. It reports whether a welcome arrived, and why the connection
+// ended: a *CloseError for the codes that end the client, errResync, or
+// any other error (reconnect).
+func (c *Client) connect() (welcomed bool, err error) {
+	ws, resp, err := c.dial()
+	if err != nil {
+		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+			return false, fmt.Errorf("dial %s: %w", c.opts.URL,
+				&HandshakeError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))})
+		}
+		return false, fmt.Errorf("dial %s: %w", c.opts.URL, err)
+	}
+	ws.SetReadLimit(readLimit)
+	cn := &conn{ws: ws, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+
+	c.mu.Lock()
+	hello := helloMessage{Type: collab.TypeHello, Client: c.id, Protocol: collab.ProtocolVersion}
+	if c.hasVersion {
+		v := c.st.version
+		hello.Version = &v
+	}
+	cn.out = append(cn.out, mustJSON(hello))
+	c.conn = cn
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { c.write(cn) })
+	welcomed, err = c.read(cn)
+	close(cn.quit)
+	ws.Close()
+	wg.Wait()
+
+	c.mu.Lock()
+	c.conn = nil
+	c.changedLocked()
+	c.mu.Unlock()
+	return welcomed, err
+}
+
+// dial is c.dialer.DialContext(c.ctx, …) that also gives up when c.ctx is
+// cancelled during the HTTP handshake: gorilla/websocket v1.5.3 passes the
+// context to the TCP dial and takes its deadline, but does not watch it
+// afterwards, so Close would wait for HandshakeTimeout (45s by default).
+func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
+	d := c.dialer
+	var (
+		mu sync.Mutex
+		nc net.Conn
+	)
+	track := func(conn net.Conn, err error) (net.Conn, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		nc = conn
+		if err == nil && c.ctx.Err() != nil {
+			conn.Close()
+		}
+		return conn, err
+	}
+	switch {
+	case d.NetDialContext != nil:
+		f := d.NetDialContext
+		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) { return track(f(ctx, network, addr)) }
+	case d.NetDial != nil:
+		f := d.NetDial
+		d.NetDial = func(network, addr string) (net.Conn, error) { return track(f(network, addr)) }
+	default:
+		var nd net.Dialer
+		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return track(nd.DialContext(ctx, network, addr))
+		}
+	}
+	if f := d.NetDialTLSContext; f != nil {
+		d.NetDialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) { return track(f(ctx, network, addr)) }
+	}
+	stop := context.AfterFunc(c.ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if nc != nil {
+			nc.Close() // the handshake fails; a finished one's reader fails next
+		}
+	})
+	defer stop()
+	return d.DialContext(c.ctx, c.opts.URL, c.opts.Header)
+}
+
+// read reads and handles frames until the connection fails, returning
+// whether a welcome was handled and the error that ended it.
+func (c *Client) read(cn *conn) (welcomed bool, err error) {
+	readWait := 2 * c.opts.PingInterval
+	extend := func() {
+		if readWait > 0 {
+			cn.ws.SetReadDeadline(time.Now().Add(readWait))
+		}
+	}
+	extend()
+	cn.ws.SetPongHandler(func(string) error { extend(); return nil })
+	for {
+		typ, frame, err := cn.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				switch ce.Code {
+				case collab.ClosePolicy, collab.CloseAccessRevoked, collab.CloseDocumentGone:
+					return welcomed, &CloseError{Code: ce.Code, Reason: ce.Text}
+				}
+			}
+			return welcomed, fmt.Errorf("read: %w", err)
+		}
+		extend()
+		if typ != websocket.TextMessage {
+			return welcomed, c.abort(cn, websocket.CloseUnsupportedData, protocolErrorf("binary frame"))
+		}
+		msg, err := parseServerMessage(frame)
+		if err != nil {
+			return welcomed, c.abort(cn, websocket.CloseProtocolError, err)
+		}
+		c.mu.Lock()
+		notes, err := c.handle(cn, msg)
+		welcomed = cn.welcomed
+		c.changedLocked()
+		c.mu.Unlock()
+		for _, note := range notes {
+			note()
+		}
+		if errors.Is(err, errResync) {
+			return welcomed, c.abort(cn, websocket.CloseNormalClosure, err)
+		}
+		if err != nil {
+			return welcomed, c.abort(cn, websocket.CloseProtocolError, err)
+		}
+	}
+}
+
+// abort starts the closing handshake with code and returns err; connect
+// then closes the socket without waiting for the server's answer.
+func (c *Client) abort(cn *conn, code int, err error) error {
+	c.log.Warn("dropping the connection", "err", err)
+	reason := err.Error()
+	if len(reason) > 120 { // a close frame's payload is at most 125 bytes, in UTF-8
+		reason = strings.ToValidUTF8(reason[:120], "")
+	}
+	cn.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
+	return err
+}
+
+// write is the connection's writer goroutine: the only one that writes
+// data frames. It sends what outgoing hands it, pings, and on Close sends
+// the close frame and gives the server closeGrace to answer.
+func (c *Client) write(cn *conn) {
+	var ping <-chan time.Time
+	if c.opts.PingInterval > 0 {
+		t := time.NewTicker(c.opts.PingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		frames, wait := c.outgoing(cn, time.Now())
+		for _, f := range frames {
+			cn.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := cn.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+				cn.ws.Close() // the reader fails and ends the connection
+				return
+			}
+		}
+		timer.Stop()
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-cn.wake:
+		case <-timer.C:
+		case <-ping:
+			if err := cn.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				cn.ws.Close()
+				return
+			}
+		case <-cn.quit:
+			return
+		case <-c.ctx.Done():
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+			cn.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+			timer.Reset(closeGrace)
+			select {
+			case <-cn.quit:
+			case <-timer.C:
+				cn.ws.Close()
+			}
+			return
+		}
+	}
+}
+
+// outgoing takes the frames to write now, in order, and says how long
+// until something timed (a retry, a coalesced presence) is due (0: none).
+func (c *Client) outgoing(cn *conn, now time.Time) (frames [][]byte, wait time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	frames, cn.out = cn.out, nil
+	if !cn.welcomed || c.err != nil {
+		return frames, 0
+	}
+	soonest := func(d time.Duration) {
+		if wait == 0 || d < wait {
+			wait = d
+		}
+	}
+	if !cn.retryAt.IsZero() && c.st.inflight != nil {
+		if d := cn.retryAt.Sub(now); d > 0 {
+			soonest(d)
+		} else {
+			cn.retryAt = time.Time{}
+			frames = append(frames, c.opFrame(cn))
+		}
+	}
+	// A presence range is in terms of the local document, which is what
+	// the server holds when it reads the presence only if every op before
+	// it on this connection is sent and nothing waits in the buffer (the
+	// server handles a connection's messages in order). Otherwise wait: an
+	// ack (the buffer goes out) or the retry wakes us again.
+	sendable := c.st.buffer == nil && (c.st.inflight == nil || cn.sentSeq == c.st.inflight.seq)
+	if cn.presenceDirty && sendable {
+		if d := cn.presenceNext.Sub(now); d > 0 {
+			soonest(d)
+		} else {
+			cn.presenceDirty = false
+			cn.presenceNext = now.Add(c.opts.PresenceInterval)
+			frames = append(frames, mustJSON(presenceMessage{Type: collab.TypePresence, Range: c.selection}))
+		}
+	}
+	return frames, wait
+}
+
+// sendOp queues the in-flight op on cn.
+func (c *Client) sendOp(cn *conn) {
+	cn.out = append(cn.out, c.opFrame(cn))
+	cn.kick()
+}
+
+// opFrame encodes the in-flight op as it was first sent: same seq, same
+// base version, same delta (protocol: exactly once), and notes it as sent.
+func (c *Client) opFrame(cn *conn) []byte {
+	p := c.st.inflight
+	cn.sentSeq = p.seq
+	return mustJSON(opMessage{Type: collab.TypeOp, Seq: p.seq, Version: p.base, Delta: p.orig})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only deltas that passed ot.ValidateEdit are marshalled.
+		panic(fmt.Sprintf("collab/client: encode %T: %v", v, err))
+	}
+	return b
+}

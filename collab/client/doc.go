@@ -1,0 +1,36 @@
+// Package client is a Go client of collabd's live protocol (docs/protocol.md,
+// "Client behaviour"), for apps, tests and load generators. It keeps the
+// same three states as the browser editor and ot.js's client: synchronized,
+// awaiting ack (one op in flight), awaiting ack with buffer (later local
+// edits composed into one).
+//
+//	c, err := client.Dial(ctx, client.Options{URL: "ws://host/v1/documents/ID/live", Header: h})
+//	err = c.Submit(ot.Delta{ot.Retain(5, nil), ot.InsertText("x", nil)})
+//	err = c.WaitSynced(ctx)
+//	c.Close()
+//
+// An edit is applied locally at once and sent when nothing is in flight.
+// A remote edit transforms the in-flight op, the buffer and the local
+// selection (the client's diamond is drawn at state.remote; the transform's
+// own at ot.Transform). After a lost connection the client redials with
+// exponential backoff and full jitter, says hello with its last version,
+// takes its own op among the welcome's ops as the ack, or else resends it
+// with the same seq and base version (protocol: exactly once); edits made
+// offline go out after the welcome. An op refused for good (invalid_op,
+// forbidden, …) is dropped with the buffer built on it and reported to
+// OnError, and the client resyncs by redialling with version null (it
+// knows only the live endpoint). Close codes 1008, 4403 and 4404 end the
+// client (Done, Err); other codes and network errors make it redial.
+//
+// Files: client.go (the API and its one mutex), state.go (the three
+// states, no I/O), conn.go (dialing, the reader and the writer of a
+// connection), handle.go (what each server message does), messages.go
+// (strict decoding: a misbehaving server gets its connection dropped,
+// never a panic). The package is past 1,500 lines because of that
+// decoding and the connection's life (backoff, pings, closing handshake),
+// which every user of the protocol would otherwise write again.
+//
+// It imports collab (the wire vocabulary), ot and gorilla/websocket, and
+// nothing of the server; tests run it against a fake server in
+// fakeserver_test.go.
+package client
