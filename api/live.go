@@ -269,21 +269,6 @@ func (c *liveConn) writer() {
 	defer ping.Stop()
 	var outbox <-chan session.Outgoing
 	var peer *session.Peer
-	write := func(b []byte) bool {
-		c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-		return c.conn.WriteMessage(websocket.TextMessage, b) == nil
-	}
-	writeOutgoing := func(m session.Outgoing) bool {
-		if m.Frame != nil {
-			return write(m.Frame)
-		}
-		b, err := json.Marshal(m.Value)
-		if err != nil {
-			c.api.logger.Error("encode live message", "doc", c.doc, "err", err)
-			return false
-		}
-		return write(b)
-	}
 	closeWith := func(code int, reason string) {
 		c.closing.Store(true)
 		if code == 0 {
@@ -296,6 +281,24 @@ func (c *liveConn) writer() {
 		// ends. Closing at once would reset the connection and could
 		// lose the close frame on the client's side.
 		c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	}
+	write := func(b []byte) bool {
+		c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+		return c.conn.WriteMessage(websocket.TextMessage, b) == nil
+	}
+	writeOutgoing := func(m session.Outgoing) bool {
+		if m.Frame != nil {
+			return write(m.Frame)
+		}
+		b, err := json.Marshal(m.Value)
+		if err != nil {
+			// A welcome that could not read its catch-up from the store:
+			// the client should come back later.
+			c.api.logger.Warn("encode live message", "doc", c.doc, "err", err)
+			closeWith(collab.CloseTryAgainLater, "could not catch up; try again")
+			return false
+		}
+		return write(b)
 	}
 	for {
 		select {
@@ -313,7 +316,9 @@ func (c *liveConn) writer() {
 				return
 			}
 			if !writeOutgoing(m) {
-				closeWith(0, "")
+				if !c.closing.Load() {
+					closeWith(0, "")
+				}
 				return
 			}
 		case r := <-c.stop:

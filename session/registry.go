@@ -28,6 +28,7 @@ type Config struct {
 	Prune              collab.PrunePolicy
 	PresenceTick       time.Duration // presence is coalesced and sent once per tick
 	Window             int           // committed edits kept in memory for transforms and catch-up
+	MaxCatchUp         int           // a rejoining client further behind than this gets the whole document, not ops
 	QueueLen           int           // messages queued per peer before it is dropped as too slow
 	InboxLen           int           // requests queued per session
 	MaxBatch           int           // edits per append
@@ -47,9 +48,10 @@ func DefaultConfig() Config {
 		Prune:              collab.PrunePolicy{KeepLatest: 3, Every: 1000},
 		PresenceTick:       40 * time.Millisecond,
 		Window:             1000,
+		MaxCatchUp:         100_000,
 		QueueLen:           1024,
 		InboxLen:           1024,
-		MaxBatch:           2000,
+		MaxBatch:           5000,
 		Retries:            5,
 		StoreTimeout:       10 * time.Second,
 	}
@@ -74,6 +76,7 @@ func (c Config) withDefaults() Config {
 	set(&c.MaxPeers, d.MaxPeers)
 	set(&c.CheckpointEvery, d.CheckpointEvery)
 	set(&c.Window, d.Window)
+	set(&c.MaxCatchUp, d.MaxCatchUp)
 	set(&c.QueueLen, d.QueueLen)
 	set(&c.InboxLen, d.InboxLen)
 	set(&c.MaxBatch, d.MaxBatch)

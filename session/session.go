@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/collabd/collabd/collab"
@@ -34,6 +35,7 @@ type Session struct {
 	users       map[collab.UserID]collab.UserInfo // authors seen, for edits loaded from the store
 	head        ot.Doc                            // doc with every tentative edit applied
 	tentative   []*pendingOp                      // transformed and applied to head, not yet committed; the first inflight ones are being appended
+	leadRun     int                               // see ownRun
 	inflight    int
 	appended    chan error // result of the running append
 	checkpoint  checkpointState
@@ -286,23 +288,31 @@ func (s *Session) join(j JoinRequest) (*Peer, error) {
 		You:     collab.You{Client: j.Client, User: j.User, Role: j.Role},
 		Peers:   make([]collab.PeerInfo, 0, len(s.peers)),
 	}
-	if j.Version != nil && *j.Version >= s.windowStart() {
-		// Catch up from the window: the client's own committed ops are among
-		// these under its id, which is how it learns of an ack it missed
-		// (protocol: exactly once).
-		w.Ops = make([]collab.WireEdit, 0, s.version-*j.Version)
-		for _, e := range s.recent[*j.Version-s.windowStart():] {
-			w.Ops = append(w.Ops, s.wireEdit(e))
-		}
-	} else {
-		doc := s.doc
-		w.Doc = &doc
-	}
 	for _, o := range s.peers {
 		w.Peers = append(w.Peers, collab.PeerInfo{Client: o.client, User: o.user, Range: o.rng})
 	}
+	var welcome any = w
+	switch {
+	case j.Version != nil && *j.Version >= s.windowStart():
+		// Catch up from the window: the client's own committed ops are among
+		// these under its id, which is how it learns of an ack it missed
+		// (protocol: exactly once).
+		w.Ops = s.wireEdits(s.recent[*j.Version-s.windowStart():])
+		welcome = w
+	case j.Version != nil && s.version-*j.Version <= int64(s.cfg.MaxCatchUp):
+		// Older than the window but still worth replaying: ops, not the
+		// whole document, so a client that was offline long keeps its
+		// unacknowledged edits (they can only be rebased onto ops). The
+		// peer's writer reads the older part from the store.
+		w.Ops = s.wireEdits(s.recent)
+		welcome = &storeWelcome{welcome: w, cfg: s.cfg, doc: s.id, from: *j.Version + 1, to: s.windowStart()}
+	default:
+		doc := s.doc
+		w.Doc = &doc
+		welcome = w
+	}
 	s.peers[j.Client] = p
-	s.offer(p, Outgoing{Value: w})
+	s.offer(p, Outgoing{Value: welcome})
 	// Others see the newcomer at once (no range yet), not at its first
 	// selection.
 	p.dirty = true
@@ -351,6 +361,9 @@ func (s *Session) submit(ctx context.Context, op *pendingOp) {
 		return // a duplicate, already answered
 	}
 	s.tentative = append(s.tentative, op)
+	if s.leadRun == len(s.tentative)-1 && s.tentative[0].client == op.client {
+		s.leadRun++
+	}
 	s.tentSeq[op.client] = max(s.tentSeq[op.client], op.seq)
 	s.head = op.after
 	s.startAppend(ctx)
@@ -368,7 +381,7 @@ func (s *Session) prepare(ctx context.Context, op *pendingOp) error {
 		return err
 	}
 	if op.base > s.version {
-		return collab.Errorf(collab.VersionAhead, "op is based on version %d, but the document is at version %d", op.base, s.version)
+		return s.preparePipelined(op)
 	}
 	delta := op.delta
 	// Transform past the committed edits after base, then the tentative ones
@@ -396,6 +409,48 @@ func (s *Session) prepare(ctx context.Context, op *pendingOp) error {
 	for _, t := range s.tentative {
 		delta = ot.Transform(t.edit.Delta, delta, true)
 	}
+	return s.applyPrepared(op, delta)
+}
+
+// preparePipelined accepts an op based on a version not yet committed,
+// which is legal only when every edit up to that version is the same
+// client's own tentative op: a client pipelining its ops knows the versions
+// they will get, since nobody else's op can come between them unseen.
+func (s *Session) preparePipelined(op *pendingOp) error {
+	k := op.base - s.version
+	if k > int64(len(s.tentative)) {
+		return collab.Errorf(collab.VersionAhead, "op is based on version %d, but the document is at version %d", op.base, s.version)
+	}
+	if s.tentative[0].client != op.client || k > int64(s.ownRun()) {
+		return collab.Errorf(collab.VersionAhead, "op is based on version %d, which is not committed yet", op.base)
+	}
+	delta := op.delta
+	if n, at := delta.BaseLen(), s.tentative[k-1].after.Len(); n > at {
+		return collab.Errorf(collab.InvalidOp, "delta covers %d units but version %d has %d", n, op.base, at)
+	}
+	for _, t := range s.tentative[k:] {
+		delta = ot.Transform(t.edit.Delta, delta, true)
+	}
+	return s.applyPrepared(op, delta)
+}
+
+// ownRun is how many tentative ops at the front come from the client of
+// the first; kept incrementally, as a pipelining client queues thousands.
+func (s *Session) ownRun() int {
+	if s.leadRun > len(s.tentative) || s.leadRun <= 0 {
+		s.leadRun = 0
+		for _, t := range s.tentative {
+			if t.client != s.tentative[0].client {
+				break
+			}
+			s.leadRun++
+		}
+	}
+	return s.leadRun
+}
+
+// applyPrepared applies a transformed delta to head and makes it op's edit.
+func (s *Session) applyPrepared(op *pendingOp, delta ot.Delta) error {
 	after, err := s.head.Apply(delta)
 	if err != nil {
 		return &collab.Error{Code: collab.InvalidOp, Message: err.Error(), Err: err}
@@ -512,6 +567,7 @@ func (s *Session) committed(ctx context.Context, err error) {
 			s.commit(op)
 		}
 		s.tentative = append(s.tentative[:0:0], s.tentative[n:]...)
+		s.leadRun -= n // ownRun recounts when this is no longer positive
 		if s.version-s.checkpoint.version >= int64(s.cfg.CheckpointEvery) {
 			s.startCheckpoint(ctx)
 		}
@@ -519,11 +575,12 @@ func (s *Session) committed(ctx context.Context, err error) {
 	case errors.Is(err, collab.ErrVersionTaken) || errors.Is(err, collab.ErrDuplicate):
 		// Another writer (another server process) took the version: catch
 		// up from the store, then transform our ops again.
+		before := s.version
 		if cerr := s.catchUp(ctx); cerr != nil {
 			s.rejectTentative(cerr)
 			return
 		}
-		s.retryTentative(ctx)
+		s.retryTentative(ctx, before)
 	case errors.Is(err, collab.ErrNotFound):
 		s.rejectTentative(collab.Errorf(collab.NotFound, "document was deleted"))
 		for _, p := range s.peers {
@@ -579,13 +636,20 @@ func (s *Session) catchUp(ctx context.Context) error {
 }
 
 // retryTentative transforms every tentative op again from its submitted
-// form, after a conflict moved the committed version.
-func (s *Session) retryTentative(ctx context.Context) {
+// form, after a conflict moved the committed version from before.
+func (s *Session) retryTentative(ctx context.Context, before int64) {
 	ops := s.tentative
 	s.tentative = nil
+	s.leadRun = 0
 	clear(s.tentSeq)
 	s.head = s.doc
 	for _, op := range ops {
+		if op.base > before {
+			// Pipelined on its client's own tentative ops, whose versions
+			// have now changed: its base no longer names what it meant.
+			s.answer(op, 0, collab.Errorf(collab.Unavailable, "document changed under a pipelined op; resend it"))
+			continue
+		}
 		op.retries++
 		if op.retries > s.cfg.Retries {
 			s.answer(op, 0, collab.Errorf(collab.Unavailable, "document is too busy; try again"))
@@ -603,6 +667,7 @@ func (s *Session) rejectTentative(err error) {
 		s.answer(op, 0, err)
 	}
 	s.tentative = nil
+	s.leadRun = 0
 	clear(s.tentSeq)
 	s.head = s.doc
 }
@@ -623,7 +688,15 @@ func (s *Session) answer(op *pendingOp, version int64, err error) {
 		s.offer(op.peer, Outgoing{Frame: mustMarshal(collab.NewErrorMessage(err, op.seq))})
 		return
 	}
-	s.offer(op.peer, Outgoing{Frame: mustMarshal(collab.Ack{Type: collab.TypeAck, Seq: op.seq, Version: version})})
+	s.offer(op.peer, Outgoing{Frame: ackFrame(op.seq, version)})
+}
+
+func (s *Session) wireEdits(edits []collab.Edit) []collab.WireEdit {
+	out := make([]collab.WireEdit, len(edits))
+	for i, e := range edits {
+		out[i] = s.wireEdit(e)
+	}
+	return out
 }
 
 func (s *Session) wireEdit(e collab.Edit) collab.WireEdit {
@@ -731,6 +804,16 @@ func storeError(err error) error {
 		return &collab.Error{Code: collab.Unavailable, Message: "the document store is unavailable; nothing was applied, try again", Err: err}
 	}
 	return err
+}
+
+// ackFrame encodes an ack by hand: one per edit, on the hot path.
+func ackFrame(seq, version int64) []byte {
+	b := make([]byte, 0, 48)
+	b = append(b, `{"type":"ack","seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, version, 10)
+	return append(b, '}')
 }
 
 func mustMarshal(v any) []byte {

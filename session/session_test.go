@@ -267,13 +267,36 @@ func TestRejoinCatchesUpWithOwnCommittedOp(t *testing.T) {
 	a.waitFor("b's edit", func() bool { return a.version == 1 })
 	a.typeAt(0, "a") // committed as version 2, but a leaves before reading the ack
 	b.waitFor("a's edit", func() bool { return b.version == 2 })
-	a.p.Leave()
+	a.leave()
 	v := int64(1)
 	a.rejoin(&v, collab.Editor)
 	if a.flying || a.version != 2 {
 		t.Fatalf("after rejoin: in flight %v, version %d; want the welcome's ops to ack seq 1 at version 2", a.inflight, a.version)
 	}
 	s.converge("ab\n")
+}
+
+func TestRejoinFarBehindGetsOpsAndKeepsPendingEdits(t *testing.T) {
+	log := newMemLog()
+	log.create("doc", "12")
+	cfg := testConfig(log)
+	cfg.Window = 4
+	s := newSim(t, log, cfg, "doc", 2)
+	a, b := s.peers[0], s.peers[1]
+	a.leave()
+	// b types far past the window while a is offline...
+	for range 12 {
+		b.typeAt(0, "b")
+		b.waitFor("ack", b.synced)
+	}
+	// ...and a types offline, between "1" and "2".
+	a.typeAt(1, "a")
+	v := a.version
+	a.rejoin(&v, collab.Editor)
+	if a.storeWelcomes != 1 {
+		t.Fatalf("welcome had no ops from the store (%d); a client this far behind needs ops to keep its edits", a.storeWelcomes)
+	}
+	s.converge(strings.Repeat("b", 12) + "1a2\n")
 }
 
 func TestPresenceFollowsEditsAndReachesLateJoiners(t *testing.T) {
@@ -390,4 +413,51 @@ func TestSessionsRetireAndLeaveNoGoroutines(t *testing.T) {
 			t.Fatalf("%s: newest snapshot %d, want a checkpoint at retirement", id, snap.Version)
 		}
 	}
+}
+
+func TestAckFrameIsTheAckMessage(t *testing.T) {
+	got := string(ackFrame(7, 1234567890123))
+	want := mustJSON(collab.Ack{Type: collab.TypeAck, Seq: 7, Version: 1234567890123})
+	if got != want {
+		t.Fatalf("ackFrame = %s, want %s", got, want)
+	}
+}
+
+func TestPipelinedOpsFromOneClient(t *testing.T) {
+	log := newMemLog()
+	log.create("doc", "")
+	s := newSim(t, log, testConfig(log), "doc", 2)
+	a, b := s.peers[0], s.peers[1]
+	// a sends 50 ops without waiting, each based on the version its
+	// previous one will get.
+	for i := range 50 {
+		d := ot.Delta{ot.InsertText("x", nil)}
+		if i > 0 {
+			d = ot.Delta{ot.Retain(i, nil), ot.InsertText("x", nil)}
+		}
+		if !a.p.Submit(context.Background(), int64(i+1), int64(i), d) {
+			t.Fatal("submit refused")
+		}
+	}
+	for i := range 50 {
+		m := a.next(10 * time.Second)
+		if ack, ok := m.(collab.Ack); !ok || ack.Seq != int64(i+1) || ack.Version != int64(i+1) {
+			t.Fatalf("answer %d = %#v, want ack seq %d version %d", i, m, i+1, i+1)
+		}
+	}
+	b.waitFor("all of a's edits", func() bool { return b.version == 50 })
+	if got := b.doc.Text(); got != strings.Repeat("x", 50)+"\n" {
+		t.Fatalf("b has %q", got)
+	}
+	// An op based on another client's uncommitted version is refused.
+	block := make(chan struct{})
+	log.mu.Lock()
+	log.blockNext = block
+	log.mu.Unlock()
+	a.p.Submit(context.Background(), 51, 50, ot.Delta{ot.InsertText("y", nil)}) // tentative version 51
+	b.p.Submit(context.Background(), 1, 51, ot.Delta{ot.InsertText("z", nil)})  // b can't have seen 51
+	if e, ok := b.next(10 * time.Second).(collab.ErrorMessage); !ok || e.Code != collab.VersionAhead {
+		t.Fatalf("b's op on a's uncommitted version answered %#v, want version_ahead", e)
+	}
+	close(block)
 }

@@ -42,6 +42,9 @@ type simPeer struct {
 	closed   bool
 	code     int
 	others   map[collab.ClientID]*ot.Range
+
+	storeWelcomes int  // welcomes whose older ops came from the store
+	offline       bool // edits are kept, not sent, until rejoin
 }
 
 func testConfig(log collab.Log) Config {
@@ -87,6 +90,19 @@ func (sp *simPeer) rejoin(version *int64, role collab.Role) {
 	}
 	sp.p, sp.closed = p, false
 	m := sp.next(10 * time.Second)
+	if sw, ok := m.(*storeWelcome); ok {
+		// Encode it as the writer would, reading from the store.
+		b, err := json.Marshal(sw)
+		if err != nil {
+			t.Fatalf("%s: encode welcome: %v", sp.name, err)
+		}
+		var dec collab.Welcome
+		if err := json.Unmarshal(b, &dec); err != nil {
+			t.Fatalf("%s: decode welcome %s: %v", sp.name, b, err)
+		}
+		m = dec
+		sp.storeWelcomes++
+	}
 	w, ok := m.(collab.Welcome)
 	if !ok {
 		t.Fatalf("%s: first message is %T, want a welcome", sp.name, m)
@@ -102,6 +118,21 @@ func (sp *simPeer) rejoin(version *int64, role collab.Role) {
 	for _, o := range w.Peers {
 		sp.others[o.Client] = o.Range
 	}
+	sp.offline = false
+	switch {
+	case sp.flying:
+		sp.resend() // same seq: the session recognises it if it was committed
+	case sp.buffered:
+		b := sp.buffer
+		sp.buffer, sp.buffered = nil, false
+		sp.send(b)
+	}
+}
+
+// leave disconnects the peer; its edits are kept until rejoin.
+func (sp *simPeer) leave() {
+	sp.p.Leave()
+	sp.offline = true
 }
 
 // next decodes the peer's next message, waiting at most d.
@@ -168,6 +199,10 @@ func (sp *simPeer) edit(d ot.Delta) {
 	}
 	sp.doc = doc
 	switch {
+	case sp.offline && !sp.buffered && !sp.flying:
+		sp.buffer, sp.buffered = d, true
+	case sp.offline && !sp.flying:
+		sp.buffer = ot.Compose(sp.buffer, d)
 	case !sp.flying:
 		sp.send(d)
 	case !sp.buffered:

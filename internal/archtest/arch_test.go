@@ -32,6 +32,7 @@ var allowed = []struct {
 	{"api", []string{"collab", "session", "ot", "web"}, []string{"github.com/go-chi/", "github.com/golang-jwt/", "github.com/gorilla/websocket", "golang.org/x/crypto", "github.com/prometheus/"}},
 	{"web", nil, nil},
 	{"internal/pgtest", nil, []string{"github.com/jackc/"}},
+	{"internal/traces", nil, nil},
 	{"cmd", []string{""}, []string{""}}, // cmd wires everything
 	{"internal/archtest", nil, nil},
 }
