@@ -15,8 +15,9 @@ package ot
 //
 // Costs (BenchmarkReplay*, BenchmarkInsert*): typing at the cursor is
 // allocation-free; an edit elsewhere in the hot leaf allocates one leaf;
-// one in another leaf also copies one path (O(log n) nodes of ~200
-// bytes); the automerge-paper trace (259,778 edits) replays in ~30 ms.
+// one in another leaf also copies one path (O(log n) nodes of 288
+// bytes: 16 kids and their lengths, so seeking reads no kid); the
+// automerge-paper trace (259,778 edits) replays in under 30 ms of CPU.
 
 // Doc is a document held as a persistent rope: a B-tree of runs of text
 // with their attributes, and embeds (rope_tree.go). It is an immutable
@@ -254,7 +255,10 @@ func (d *Doc) format(pos, n int, attrs Attributes) {
 	d.splice(pos, n, ropeCoalesce(runs[:0], runs, false), n, false)
 }
 
-// MarshalJSON writes the document as its Delta, json.Marshal(d.Delta()).
+// MarshalJSON writes the document as its Delta: d.Delta().MarshalJSON(),
+// so json.Marshal(d) equals json.Marshal(d.Delta()). (For a large
+// document, call it directly: json.Marshal then checks and re-escapes the
+// whole output, which costs several times more than writing it.)
 func (d Doc) MarshalJSON() ([]byte, error) { return d.Delta().MarshalJSON() }
 
 // UnmarshalJSON decodes a document with ParseDelta and DocFromDelta; on

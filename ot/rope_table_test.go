@@ -538,3 +538,26 @@ func TestRopeKindOf(t *testing.T) {
 		}
 	}
 }
+
+func TestDocSliceAndNullFormats(t *testing.T) {
+	d := ropeMustDoc(t, Delta{InsertText("a😀b\n", nil)})
+	for _, c := range []struct {
+		from, to int
+		want     string
+	}{
+		{0, 5, "a😀b\n"}, {0, 1, "a"}, {1, 3, "😀"}, {2, 3, "😀"}, {1, 2, "😀"}, {2, 2, ""}, {-5, 1, "a"}, {4, 99, "\n"}, {3, 1, ""},
+	} {
+		if got := d.Slice(c.from, c.to).Text(); got != c.want {
+			t.Errorf("Slice(%d, %d) = %q, want %q (an end inside a pair takes the pair)", c.from, c.to, got, c.want)
+		}
+	}
+	// A null format on an insert is no format, as Apply on Deltas has it.
+	ref := Delta{InsertText("ab\n", Attributes{"bold": true})}
+	d = ropeMustDoc(t, ref)
+	e := Delta{Retain(1, nil), InsertText("x", Attributes{"bold": nil, "italic": true})}
+	ropeCheckEdit(t, "null format on insert", d, ref, e)
+	got, _ := d.Apply(e)
+	if ops := got.Delta(); len(ops) != 3 || !Equal(ops[1:2], Delta{InsertText("x", Attributes{"italic": true})}) {
+		t.Fatalf("got %s", ropeJSON(t, ops))
+	}
+}

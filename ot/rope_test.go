@@ -147,7 +147,13 @@ func ropeCheckTree(t testing.TB, root *ropeNode) {
 			if len(n.runs) != 0 || len(n.kids) > ropeMaxKids || len(n.kids) < 2 || (!root && len(n.kids) < ropeMinKids) {
 				t.Fatalf("internal node at depth %d (root %v) has %d kids, %d runs", depth, root, len(n.kids), len(n.runs))
 			}
-			for _, k := range n.kids {
+			if len(n.lens) != len(n.kids) || cap(n.lens) != len(n.lens) {
+				t.Fatalf("internal node with %d kids, %d lens", len(n.kids), len(n.lens))
+			}
+			for i, k := range n.kids {
+				if int(n.lens[i]) != k.n16 {
+					t.Fatalf("lens[%d] = %d, kid has %d units", i, n.lens[i], k.n16)
+				}
 				if k.height != n.height-1 {
 					t.Fatalf("kid height %d under height %d", k.height, n.height)
 				}

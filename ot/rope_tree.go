@@ -6,10 +6,10 @@ import (
 )
 
 // This file holds the persistent B-tree behind Doc: nodes, leaves of runs,
-// and the three structural operations (split, concat, build) plus the
-// single-leaf fast path. Nodes are immutable once they are reachable from a
-// Doc; every operation builds new nodes along the path it changes and shares
-// the rest.
+// the three structural operations (split, concat, build), and paths
+// (find a leaf, copy the path above it to replace it). Nodes are immutable
+// once they are reachable from a Doc; every operation builds new nodes
+// along the path it changes and shares the rest.
 //
 // Invariants (checked by ropeCheck in rope_test.go):
 //   - every leaf is at the same depth; height 0 is a leaf;
@@ -29,21 +29,22 @@ import (
 const (
 	// A leaf weighs the bytes of its text plus ropeRunCost per run, so a
 	// leaf of many small formatted runs splits as a plain one does. 512
-	// keeps the string copied by a one-character edit small (it is copied
-	// whole) while keeping the tree shallow: a 1 MiB document has ~2,700
-	// leaves and three internal levels.
+	// keeps small the text copied when a hot leaf is written into the tree
+	// while keeping the tree shallow: a 1 MiB document has ~2,700 leaves
+	// and three internal levels.
 	ropeMaxWeight  = 512
 	ropeMinWeight  = ropeMaxWeight / 4
 	ropeFillWeight = ropeMaxWeight * 3 / 4 // leaves built from scratch leave room to type
 	ropeRunCost    = 16
 
-	// Fanout. A path copy allocates one internal node per level, 16
-	// pointers each; wider nodes cost more bytes per copy, narrower ones
-	// more levels.
+	// Fanout. A path copy allocates one internal node per level (288
+	// bytes with 16 kids and their lengths); wider nodes cost more bytes
+	// per copy, narrower ones more levels. 512 and 16 measured best for
+	// the traces and the insert benchmarks among 256..1024 and 16..32.
 	ropeMaxKids = 16
 	ropeMinKids = ropeMaxKids / 2
 
-	// The fast path keeps the path on the stack; no tree this package can
+	// ropePath keeps a path on the stack; no tree this package can
 	// hold in memory is deeper (16^24 leaves), but a deeper one would just
 	// take the general path.
 	ropeMaxDepth = 24
@@ -85,6 +86,7 @@ type ropeNode struct {
 	height int8
 	astral bool
 	kids   []*ropeNode // internal: cap == len, never appended to
+	lens   []int32     // internal: lens[i] == kids[i].n16, so seeking reads no kid
 	runs   []ropeRun   // leaf: cap == len, never appended to
 }
 
@@ -93,6 +95,7 @@ type ropeNode struct {
 type ropeInnerAlloc struct {
 	n    ropeNode
 	kids [ropeMaxKids]*ropeNode
+	lens [ropeMaxKids]int32 // MaxLen fits
 }
 
 func (n *ropeNode) weight() int { return n.nbytes + ropeRunCost*len(n.runs) }
@@ -158,9 +161,11 @@ func ropeNewInner(kids ...*ropeNode) *ropeNode {
 	a := new(ropeInnerAlloc)
 	n := &a.n
 	n.kids = a.kids[:len(kids):len(kids)]
+	n.lens = a.lens[:len(kids):len(kids)]
 	copy(n.kids, kids)
 	n.height = kids[0].height + 1
-	for _, k := range kids {
+	for i, k := range kids {
+		n.lens[i] = int32(k.n16)
 		n.n16 += k.n16
 		n.nbytes += k.nbytes
 		n.astral = n.astral || k.astral
@@ -266,12 +271,12 @@ func (n *ropeNode) splitsPair(pos int) bool {
 		return false
 	}
 	for n.height > 0 {
-		for _, k := range n.kids {
-			if pos < k.n16 {
-				n = k
+		for i, l := range n.lens {
+			if pos < int(l) {
+				n = n.kids[i]
 				break
 			}
-			pos -= k.n16
+			pos -= int(l)
 		}
 	}
 	_, _, _, ok := n.locate(pos)
@@ -590,18 +595,18 @@ func (p *ropePath) find(root *ropeNode, pos, del int) (leaf *ropeNode, start int
 		if p.depth == ropeMaxDepth {
 			return nil, 0, false
 		}
-		i, off := 0, 0
-		for ; i < len(n.kids)-1; i++ {
-			end := off + n.kids[i].n16
+		i, off, lens := 0, 0, n.lens
+		for ; i < len(lens)-1; i++ {
+			end := off + int(lens[i])
 			if o < end || (o == end && del == 0) {
 				break
 			}
 			off = end
 		}
-		k := n.kids[i]
-		if o-off+del > k.n16 {
+		if o-off+del > int(lens[i]) {
 			return nil, 0, false
 		}
+		k := n.kids[i]
 		p.nodes[p.depth], p.idx[p.depth] = n, i
 		p.depth++
 		n, o = k, o-off
@@ -620,8 +625,11 @@ func (p *ropePath) replace(old, leaf *ropeNode) *ropeNode {
 		c := &a.n
 		*c = *n
 		c.kids = a.kids[:len(n.kids):len(n.kids)]
+		c.lens = a.lens[:len(n.kids):len(n.kids)]
 		copy(c.kids, n.kids)
+		copy(c.lens, n.lens)
 		c.kids[p.idx[depth]] = child
+		c.lens[p.idx[depth]] = int32(child.n16)
 		c.n16 += d16
 		c.nbytes += db
 		c.astral = n.astral || child.astral

@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -457,15 +455,6 @@ func TestReplayTraces(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ropeCPUTime is the user and system CPU time the process has used.
-func ropeCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ropeFirstDiff(a, b string) int {
