@@ -34,6 +34,12 @@ type Config struct {
 	PasswordCost   int   // bcrypt cost; 0 = bcrypt.DefaultCost
 	MaxDocBytes    int64 // longest document (and initial content)
 	Live           LiveConfig
+	// Ready reports whether the store is reachable and migrated (/readyz).
+	Ready func(context.Context) error
+	// Requests per second (and burst) per authenticated user, and per IP
+	// for requests without credentials. Zero takes the defaults.
+	UserRate, IPRate   float64
+	UserBurst, IPBurst int
 }
 
 // API serves collabd's routes.
@@ -53,7 +59,11 @@ type API struct {
 	loginLimiter *failureLimiter
 	maxDocBytes  int64
 	live         LiveConfig
+	ready        func(context.Context) error
 	upgrader     websocket.Upgrader
+	metrics      *metrics
+	userLimit    *rateLimiter
+	ipLimit      *rateLimiter
 
 	conns connTracker // open live connections
 }
@@ -117,6 +127,7 @@ func New(c Config) *API {
 		loginLimiter: newFailureLimiter(10, time.Minute),
 		maxDocBytes:  c.MaxDocBytes,
 		live:         c.Live.withDefaults(),
+		ready:        c.Ready,
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -130,6 +141,9 @@ func New(c Config) *API {
 	if a.maxDocBytes <= 0 {
 		a.maxDocBytes = 16 << 20
 	}
+	a.userLimit = newRateLimiter(orDefault(c.UserRate, 200), int(orDefault(float64(c.UserBurst), 400)))
+	a.ipLimit = newRateLimiter(orDefault(c.IPRate, 50), int(orDefault(float64(c.IPBurst), 100)))
+	a.metrics = newMetrics(a)
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), a.passwordCost)
 	for _, o := range c.AllowedOrigins {
 		a.origins[strings.TrimRight(o, "/")] = true
@@ -169,4 +183,11 @@ func (a *API) sameOrAllowedOrigin(r *http.Request) bool {
 	}
 	u, err := url.Parse(origin)
 	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+func orDefault(v, def float64) float64 {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

@@ -8,22 +8,26 @@ import (
 	"github.com/collabd/collabd/collab"
 )
 
+// codeMethodNotAllowed is the REST API's only code of its own.
+const codeMethodNotAllowed collab.Code = "method_not_allowed"
+
 // httpStatus is the one table from error code to HTTP status.
 var httpStatus = map[collab.Code]int{
-	collab.BadMessage:   http.StatusBadRequest,
-	collab.BadRequest:   http.StatusBadRequest,
-	collab.InvalidOp:    http.StatusUnprocessableEntity,
-	collab.VersionAhead: http.StatusConflict,
-	collab.Forbidden:    http.StatusForbidden,
-	collab.RateLimited:  http.StatusTooManyRequests,
-	collab.TooLarge:     http.StatusRequestEntityTooLarge,
-	collab.Unavailable:  http.StatusServiceUnavailable,
-	collab.Unauthorized: http.StatusUnauthorized,
-	collab.NotFound:     http.StatusNotFound,
-	collab.Conflict:     http.StatusConflict,
-	collab.Duplicate:    http.StatusConflict,
-	collab.Invalid:      http.StatusUnprocessableEntity,
-	collab.Internal:     http.StatusInternalServerError,
+	collab.BadMessage:    http.StatusBadRequest,
+	collab.BadRequest:    http.StatusBadRequest,
+	collab.InvalidOp:     http.StatusUnprocessableEntity,
+	collab.VersionAhead:  http.StatusConflict,
+	collab.Forbidden:     http.StatusForbidden,
+	collab.RateLimited:   http.StatusTooManyRequests,
+	collab.TooLarge:      http.StatusRequestEntityTooLarge,
+	collab.Unavailable:   http.StatusServiceUnavailable,
+	collab.Unauthorized:  http.StatusUnauthorized,
+	collab.NotFound:      http.StatusNotFound,
+	collab.Conflict:      http.StatusConflict,
+	collab.Duplicate:     http.StatusConflict,
+	collab.Invalid:       http.StatusUnprocessableEntity,
+	collab.Internal:      http.StatusInternalServerError,
+	codeMethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 // closeCode is the one table from error code to the WebSocket close code
@@ -76,3 +80,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	w.WriteHeader(StatusOf(err))
 	json.NewEncoder(w).Encode(body)
 }
+
+var (
+	errNoRoute  = collab.Errorf(collab.NotFound, "no such route")
+	errNoMethod = &collab.Error{Code: codeMethodNotAllowed, Message: "method not allowed on this route"}
+)

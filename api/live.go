@@ -77,6 +77,8 @@ func (a *API) serveLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.conns.leave()
+	a.metrics.live.Inc()
+	defer a.metrics.live.Dec()
 	conn, err := a.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered with an HTTP error

@@ -2,34 +2,60 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Handler returns the router: every route of collabd is listed here.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
+	r.Use(requestID, a.observe, a.recoverPanics)
 	r.Get("/healthz", healthz)
+	r.Get("/readyz", a.readyz)
+	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
 
 	r.Route("/v1", func(r chi.Router) {
-		r.Post("/auth/signup", a.signup)
-		r.Post("/auth/login", a.login)
-		r.Post("/auth/logout", a.logout)
+		// The live endpoint authenticates itself (its failures must be plain
+		// HTTP answers before the upgrade) and has no request timeout.
+		r.With(a.limitByIP).Get("/documents/{id}/live", a.serveLive)
 
 		r.Group(func(r chi.Router) {
-			r.Use(a.requireUser)
-			r.Get("/me", a.me)
+			r.Use(middleware.Timeout(30 * time.Second))
+			r.Group(func(r chi.Router) {
+				r.Use(a.limitByIP)
+				r.Post("/auth/signup", a.signup)
+				r.Post("/auth/login", a.login)
+				r.Post("/auth/logout", a.logout)
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(a.requireUser, a.limitByUser)
+				r.Get("/me", a.me)
+				r.Post("/me/tokens", a.createToken)
+				r.Get("/me/tokens", a.listTokens)
+				r.Delete("/me/tokens/{token}", a.revokeToken)
 
-			r.Post("/documents", a.createDocument)
-			r.Get("/documents", a.listDocuments)
-			r.Get("/documents/{id}", a.getDocument)
-			r.Get("/documents/{id}/content", a.getContent)
-			r.Get("/documents/{id}/ops", a.listOps)
-			r.Post("/documents/{id}/ops", a.submitOp)
+				r.Post("/documents", a.createDocument)
+				r.Get("/documents", a.listDocuments)
+				r.Get("/documents/{id}", a.getDocument)
+				r.Patch("/documents/{id}", a.renameDocument)
+				r.Delete("/documents/{id}", a.deleteDocument)
+				r.Get("/documents/{id}/content", a.getContent)
+				r.Get("/documents/{id}/ops", a.listOps)
+				r.Post("/documents/{id}/ops", a.submitOp)
+				r.Post("/documents/{id}/restore", a.restore)
+				r.Get("/documents/{id}/members", a.listMembers)
+				r.Put("/documents/{id}/members/{user}", a.setMember)
+				r.Delete("/documents/{id}/members/{user}", a.removeMember)
+			})
 		})
-		// The live endpoint authenticates itself: its failures must be
-		// plain HTTP answers before the upgrade.
-		r.Get("/documents/{id}/live", a.serveLive)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.logger, errNoRoute)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.logger, errNoMethod)
 	})
 	return r
 }

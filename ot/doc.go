@@ -59,6 +59,19 @@
 // in place of Apply on large documents. Both must agree with the algebra
 // unit for unit, and neither is of use to anything else.
 //
+// # Documents on the server
+//
+// Doc is the server's document: an immutable B-tree rope of formatted runs
+// (leaves of at most 512 bytes, 8 to 16 children per node). Applying an
+// edit copies the path to the leaves it touches, O(log n) nodes, and
+// returns a new Doc sharing the rest, so a session hands the current Doc to
+// a checkpoint writer or a joining client without a copy and goes on
+// editing. Typing where the previous edit was (the common case) reuses the
+// leaf it edited last and a shared append-only buffer, so a keystroke
+// allocates nothing; older Docs never see bytes written after them
+// (rope_hot.go says how). Doc.Apply accepts and refuses exactly what Apply
+// does.
+//
 // # Wire input
 //
 // ParseDelta decodes the wire form strictly and returns a typed *Error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/collabd/collabd/collab"
@@ -98,6 +99,7 @@ type Registry struct {
 	ctx    context.Context // cancelled by Close: every session shuts down
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // running sessions
+	edits  atomic.Int64   // edits committed by all sessions, for metrics
 
 	mu       sync.Mutex // guards sessions only
 	sessions map[collab.DocumentID]*Session
@@ -265,6 +267,9 @@ func (r *Registry) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Committed reports how many edits the sessions have committed.
+func (r *Registry) Committed() int64 { return r.edits.Load() }
 
 // Len reports how many sessions are open.
 func (r *Registry) Len() int {

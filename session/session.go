@@ -566,6 +566,7 @@ func (s *Session) committed(ctx context.Context, err error) {
 		for _, op := range s.tentative[:n] {
 			s.commit(op)
 		}
+		s.registry.edits.Add(int64(n))
 		s.tentative = append(s.tentative[:0:0], s.tentative[n:]...)
 		s.leadRun -= n // ownRun recounts when this is no longer positive
 		if s.version-s.checkpoint.version >= int64(s.cfg.CheckpointEvery) {
