@@ -31,7 +31,7 @@ func (a *API) authenticate(r *http.Request) (collab.User, error) {
 	if err != nil {
 		return collab.User{}, err
 	}
-	if viaCookie && !a.sameOrAllowedOrigin(r) {
+	if viaCookie && !a.cookieOriginOK(r) {
 		return collab.User{}, collab.Errorf(collab.Forbidden, "origin %q may not use the login cookie", r.Header.Get("Origin"))
 	}
 	return u, nil
@@ -51,4 +51,17 @@ func credential(r *http.Request) (token string, viaCookie bool) {
 		return c.Value, true
 	}
 	return "", false
+}
+
+// cookieOriginOK guards cookie-authenticated requests against cross-site
+// forgery: a request that carries an Origin must come from the server's
+// own or an allowed origin, and a state-changing one must carry it.
+// Browsers send Origin on every cross-site request, every non-GET request
+// and every WebSocket handshake, so a safe request without it is a
+// same-origin page load.
+func (a *API) cookieOriginOK(r *http.Request) bool {
+	if r.Header.Get("Origin") == "" {
+		return r.Method == http.MethodGet || r.Method == http.MethodHead
+	}
+	return a.sameOrAllowedOrigin(r)
 }

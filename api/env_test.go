@@ -11,8 +11,10 @@ import (
 
 	"github.com/collabd/collabd/api"
 	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/internal/pgtest"
 	"github.com/collabd/collabd/ot"
 	"github.com/collabd/collabd/session"
+	"github.com/collabd/collabd/store/postgres"
 	"github.com/collabd/collabd/store/sqlite"
 )
 
@@ -28,21 +30,37 @@ type env struct {
 }
 
 type testConfig struct {
-	live    api.LiveConfig
-	session session.Config
+	live     api.LiveConfig
+	session  session.Config
+	postgres bool // the store: Postgres (a throwaway database) instead of SQLite
+	closed   bool // sign-up closed
+}
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// onBothStores runs a test once on SQLite and once on Postgres.
+func onBothStores(t *testing.T, test func(t *testing.T, opt func(*testConfig))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, func(*testConfig) {}) })
+	t.Run("postgres", func(t *testing.T) { test(t, func(c *testConfig) { c.postgres = true }) })
 }
 
 func newEnv(t *testing.T, opts ...func(*testConfig)) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "collabd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := testConfig{session: session.DefaultConfig()}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	var st collab.Store
+	var err error
+	if cfg.postgres {
+		st, err = postgres.Open(ctx, pgtest.Shared(t).NewDatabase(t))
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "collabd.db"))
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg.session.Log = st
 	cfg.session.Logger = logger
@@ -53,7 +71,7 @@ func newEnv(t *testing.T, opts ...func(*testConfig)) *env {
 	}
 	a := api.New(api.Config{
 		Logger: logger, Sessions: reg, Log: st, Documents: st, Users: st, Tokens: tok,
-		OpenSignup: true, PasswordCost: 4, Live: cfg.live,
+		OpenSignup: !cfg.closed, PasswordCost: 4, Live: cfg.live, Ready: st.Ping,
 	})
 	srv := httptest.NewServer(a.Handler())
 	e := &env{t: t, store: st, reg: reg, api: a, tok: tok, srv: srv}

@@ -140,6 +140,7 @@ func (c *liveConn) serve(ctx context.Context) {
 		<-c.done
 		c.conn.Close()
 	}()
+	ending := false // this side decided to close; the writer is closing
 	for {
 		kind, frame, err := c.conn.ReadMessage()
 		if err != nil {
@@ -155,20 +156,22 @@ func (c *liveConn) serve(ctx context.Context) {
 			c.close(0, "")
 			return
 		}
-		if c.closing.Load() {
-			continue // closing: drain until the client's close frame
+		if ending || c.closing.Load() {
+			// Closing: drain until the client's close frame comes back or
+			// the writer's grace deadline ends the read. Returning now
+			// would reset the connection and could lose the close frame.
+			continue
 		}
 		c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
-		if kind != websocket.TextMessage {
+		switch {
+		case kind != websocket.TextMessage:
 			c.close(collab.CloseUnsupported, "binary frames are not supported")
-			return
-		}
-		if !utf8.Valid(frame) {
+			ending = true
+		case !utf8.Valid(frame):
 			c.close(collab.CloseInvalidUTF8, "invalid UTF-8")
-			return
-		}
-		if !c.handle(ctx, frame) {
-			return
+			ending = true
+		case !c.handle(ctx, frame):
+			ending = true
 		}
 	}
 }

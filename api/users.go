@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -48,40 +50,46 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	switch {
-	case !validUsername(req.Username):
-		writeError(w, r, a.logger, collab.Errorf(collab.Invalid, "username must be 2 to 32 letters, digits, '.', '_' or '-'"))
-		return
-	case len(req.Password) < 8 || len(req.Password) > 72:
-		// bcrypt reads at most 72 bytes; refuse rather than silently ignore the rest.
-		writeError(w, r, a.logger, collab.Errorf(collab.Invalid, "password must be 8 to 72 bytes long"))
-		return
-	case !utf8.ValidString(req.Name) || utf8.RuneCountInString(req.Name) > 100:
-		writeError(w, r, a.logger, collab.Errorf(collab.Invalid, "name must be at most 100 characters"))
-		return
-	}
-	if req.Name == "" {
-		req.Name = req.Username
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), a.passwordCost)
-	if err != nil {
-		writeError(w, r, a.logger, err)
-		return
-	}
-	id := collab.UserID(collab.NewID())
-	u, err := a.users.CreateUser(r.Context(), collab.User{
-		ID: id, Username: req.Username, Name: req.Name, Color: collab.ColorFor(id), CreatedAt: time.Now().UTC(),
-	}, hash)
-	if errors.Is(err, collab.ErrDuplicate) {
-		writeError(w, r, a.logger, collab.Errorf(collab.Duplicate, "username %q is taken", req.Username))
-		return
-	}
+	u, err := CreateAccount(r.Context(), a.users, req.Username, req.Password, req.Name, a.passwordCost)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
 	a.issueLogin(w, r, u, http.StatusCreated)
+}
+
+// CreateAccount checks and stores a built-in account: the sign-up route
+// and `collabd user create` share it. cost is the bcrypt cost (0 for the
+// default).
+func CreateAccount(ctx context.Context, users collab.Users, username, password, name string, cost int) (collab.User, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case !validUsername(username):
+		return collab.User{}, collab.Errorf(collab.Invalid, "username must be 2 to 32 letters, digits, '.', '_' or '-'")
+	case len(password) < 8 || len(password) > 72:
+		// bcrypt reads at most 72 bytes; refuse rather than silently ignore the rest.
+		return collab.User{}, collab.Errorf(collab.Invalid, "password must be 8 to 72 bytes long")
+	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100:
+		return collab.User{}, collab.Errorf(collab.Invalid, "name must be at most 100 characters")
+	}
+	if name == "" {
+		name = username
+	}
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return collab.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	id := collab.UserID(collab.NewID())
+	u, err := users.CreateUser(ctx, collab.User{
+		ID: id, Username: username, Name: name, Color: collab.ColorFor(id), CreatedAt: time.Now().UTC(),
+	}, hash)
+	if errors.Is(err, collab.ErrDuplicate) {
+		return collab.User{}, collab.Errorf(collab.Duplicate, "username %q is taken", username)
+	}
+	return u, err
 }
 
 type loginRequest struct {

@@ -31,12 +31,13 @@ type config struct {
 // limits bound what one client or document may cost the server. Each is
 // refused with its own error code when exceeded.
 type limits struct {
-	MaxMessageBytes int64         // one live message (too_large / close 1009)
-	MaxDocBytes     int64         // document text (too_large)
-	EditorsPerDoc   int           // connected clients per document
-	EditsPerSecond  float64       // per connection, sustained (rate_limited)
-	EditBurst       int           // per connection, burst
-	IdleTimeout     time.Duration // a document with no clients is checkpointed and closed after this
+	MaxMessageBytes   int64         // one live message (too_large / close 1009)
+	MaxDocBytes       int64         // document text (too_large)
+	EditorsPerDoc     int           // connected clients per document
+	EditsPerSecond    float64       // per connection, sustained (rate_limited)
+	EditBurst         int           // per connection, burst
+	IdleTimeout       time.Duration // a document with no clients is checkpointed and closed after this
+	RequestsPerSecond float64       // REST requests per user (rate_limited / 429)
 }
 
 func defaultConfig() config {
@@ -46,12 +47,13 @@ func defaultConfig() config {
 		OpenSignup: true,
 		IssuerAlg:  "HS256",
 		Limits: limits{
-			MaxMessageBytes: 1 << 20,
-			MaxDocBytes:     16 << 20,
-			EditorsPerDoc:   1000,
-			EditsPerSecond:  100,
-			EditBurst:       200,
-			IdleTimeout:     time.Minute,
+			MaxMessageBytes:   1 << 20,
+			MaxDocBytes:       16 << 20,
+			EditorsPerDoc:     1000,
+			EditsPerSecond:    100,
+			EditBurst:         200,
+			IdleTimeout:       time.Minute,
+			RequestsPerSecond: 200,
 		},
 	}
 }
@@ -59,8 +61,17 @@ func defaultConfig() config {
 // parseConfig reads flags from args, falling back to the environment
 // (getenv) for any flag not given, then to the defaults.
 func parseConfig(name string, args []string, getenv func(string) string) (config, error) {
+	return parseConfigWith(name, args, getenv, nil)
+}
+
+// parseConfigWith is parseConfig for a subcommand with flags of its own,
+// which extra defines.
+func parseConfigWith(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (config, error) {
 	c := defaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(os.Stderr)
 	type bound struct {
 		env   string
@@ -89,6 +100,7 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	value((*intValue)(&c.Limits.EditorsPerDoc), "max-editors", "COLLABD_MAX_EDITORS", "connected clients per document")
 	value((*floatValue)(&c.Limits.EditsPerSecond), "edit-rate", "COLLABD_EDIT_RATE", "edits per second per connection, sustained")
 	value((*intValue)(&c.Limits.EditBurst), "edit-burst", "COLLABD_EDIT_BURST", "edits per connection in a burst")
+	value((*floatValue)(&c.Limits.RequestsPerSecond), "request-rate", "COLLABD_REQUEST_RATE", "REST requests per second per user")
 	value((*durationValue)(&c.Limits.IdleTimeout), "idle-timeout", "COLLABD_IDLE_TIMEOUT", "close a document this long after its last client left")
 
 	if err := fs.Parse(args); err != nil {
@@ -101,8 +113,8 @@ func parseConfig(name string, args []string, getenv func(string) string) (config
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		b := envs[f.Name]
-		if given[f.Name] {
+		b, ok := envs[f.Name]
+		if !ok || given[f.Name] {
 			return
 		}
 		if v := getenv(b.env); v != "" {
@@ -133,6 +145,8 @@ func (c config) validate() error {
 		return errors.New("--max-editors must be at least 1")
 	case c.Limits.EditsPerSecond <= 0 || c.Limits.EditBurst < 1:
 		return errors.New("--edit-rate must be positive and --edit-burst at least 1")
+	case c.Limits.RequestsPerSecond <= 0:
+		return errors.New("--request-rate must be positive")
 	case c.Limits.IdleTimeout <= 0:
 		return errors.New("--idle-timeout must be positive")
 	}

@@ -3,15 +3,19 @@
 // reads the configuration, opens the store, starts the session registry and
 // serves the api.
 //
-//	collabd [serve] [flags]   serve (the default subcommand)
-//	collabd migrate [flags]   apply database migrations and exit
+//	collabd [serve] [flags]                 serve (the default subcommand)
+//	collabd migrate [flags]                 apply database migrations and exit
+//	collabd user create --username NAME     add an account (password from COLLABD_PASSWORD or stdin)
+//	collabd token --username NAME           print a login token for scripts
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,9 +69,89 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		fmt.Fprintln(stdout, "migrations applied")
 		return nil
+	case "user":
+		if len(args) == 0 || args[0] != "create" {
+			return errors.New("usage: collabd user create --username NAME [--name DISPLAY] (password from COLLABD_PASSWORD or standard input)")
+		}
+		return userCreate(ctx, args[1:], getenv, stdout)
+	case "token":
+		return mintToken(ctx, args, getenv, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, user create or token)", cmd)
 	}
+}
+
+// userCreate adds a built-in account, for servers with sign-up closed.
+func userCreate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	var username, name string
+	c, err := parseConfigWith("collabd user create", args, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&username, "username", "", "the new user's username")
+		fs.StringVar(&name, "name", "", "display name (default: the username)")
+	})
+	if err != nil {
+		return err
+	}
+	password := getenv("COLLABD_PASSWORD")
+	if password == "" {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("give the password in COLLABD_PASSWORD or on standard input")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if name == "" {
+		name = username
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	u, err := api.CreateAccount(ctx, st, username, password, name, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	return nil
+}
+
+// mintToken prints a login token for a user: for scripts and local testing.
+func mintToken(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	var username string
+	var ttl time.Duration
+	c, err := parseConfigWith("collabd token", args, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&username, "username", "", "whose token")
+		fs.DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
+	})
+	if err != nil {
+		return err
+	}
+	if username == "" {
+		return errors.New("usage: collabd token --username NAME [--ttl 24h]")
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	secret, err := jwtSecret(c)
+	if err != nil {
+		return err
+	}
+	tokens, err := api.NewTokens(api.TokenConfig{Secret: secret, TTL: ttl}, st)
+	if err != nil {
+		return err
+	}
+	u, _, err := st.UserByUsername(ctx, username)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", username, err)
+	}
+	tok, _, err := tokens.Mint(u)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
 }
 
 // openStore opens Postgres when a URL is configured, else the embedded
@@ -145,6 +230,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 	a := api.New(api.Config{
 		Logger: log, Sessions: registry, Log: st, Documents: st, Users: st, Tokens: tokens,
 		AllowedOrigins: c.AllowedOrigins, OpenSignup: c.OpenSignup, MaxDocBytes: c.Limits.MaxDocBytes,
+		Ready: st.Ping, UserRate: c.Limits.RequestsPerSecond, UserBurst: 2 * int(c.Limits.RequestsPerSecond),
 		Live: api.LiveConfig{
 			MaxMessageBytes: c.Limits.MaxMessageBytes,
 			EditsPerSecond:  c.Limits.EditsPerSecond,
