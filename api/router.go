@@ -17,6 +17,7 @@ func (a *API) Handler() http.Handler {
 	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
 
 	r.Route("/v1", func(r chi.Router) {
+		r.Get("/openapi.json", a.openapi)
 		// The live endpoint authenticates itself (its failures must be plain
 		// HTTP answers before the upgrade) and has no request timeout.
 		r.With(a.limitByIP).Get("/documents/{id}/live", a.serveLive)

@@ -23,6 +23,10 @@ install_deps() {
 		step "installing postgresql"
 		apt_install postgresql
 	fi
+	if ! command -v curl >/dev/null 2>&1; then
+		step "installing curl (examples/curl-demo.sh is tested)"
+		apt_install curl
+	fi
 	if ! command -v node >/dev/null 2>&1; then
 		step "installing nodejs"
 		apt_install nodejs npm
