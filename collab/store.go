@@ -124,28 +124,48 @@ type Store interface {
 	Close() error
 }
 
-// DocAt returns a document as it was at version: the newest snapshot at or
-// before it, with the edits after the snapshot replayed.
+// DocAt returns document doc as it was at version: the newest snapshot at
+// or before it with the edits after the snapshot applied. How many edits
+// that replays depends on the snapshots kept (PrunePolicy.Every).
+// ErrNotFound if the document does not exist or has not reached version.
 func DocAt(ctx context.Context, log Log, doc DocumentID, version int64) (ot.Doc, error) {
-	snap, err := log.SnapshotAt(ctx, doc, version)
+	if version < 0 {
+		return ot.Doc{}, Errorf(Invalid, "version %d of %s: versions start at 0", version, doc)
+	}
+	s, err := log.SnapshotAt(ctx, doc, version)
 	if err != nil {
-		return ot.Doc{}, err
+		return ot.Doc{}, fmt.Errorf("document %s at version %d: %w", doc, version, err)
 	}
-	d := snap.Doc
-	if snap.Version == version {
-		return d, nil
-	}
-	edits, err := log.Edits(ctx, doc, snap.Version+1, version)
-	if err != nil {
-		return ot.Doc{}, err
-	}
-	if int64(len(edits)) != version-snap.Version {
-		return ot.Doc{}, Errorf(NotFound, "version %d does not exist", version)
-	}
-	for _, e := range edits {
-		if d, err = d.Apply(e.Delta); err != nil {
-			return ot.Doc{}, fmt.Errorf("replay edit %d of %s: %w", e.Version, doc, err)
+	var edits []Edit
+	if s.Version < version {
+		if edits, err = log.Edits(ctx, doc, s.Version+1, version); err != nil {
+			return ot.Doc{}, fmt.Errorf("document %s at version %d: %w", doc, version, err)
 		}
 	}
+	d, v, err := Replay(s, edits)
+	if err != nil {
+		return ot.Doc{}, fmt.Errorf("document %s at version %d: %w", doc, version, err)
+	}
+	if v != version {
+		return ot.Doc{}, Errorf(NotFound, "document %s has no version %d (it is at %d)", doc, version, v)
+	}
 	return d, nil
+}
+
+// Replay applies edits, which must follow s in version order, to s's
+// document: what Load's result becomes in a session. It returns the
+// document and its version.
+func Replay(s Snapshot, edits []Edit) (ot.Doc, int64, error) {
+	d, v := s.Doc, s.Version
+	for _, e := range edits {
+		if e.Version != v+1 {
+			return ot.Doc{}, v, fmt.Errorf("replay: edit %d after version %d", e.Version, v)
+		}
+		next, err := d.Apply(e.Delta)
+		if err != nil {
+			return ot.Doc{}, v, fmt.Errorf("replay edit %d: %w", e.Version, err)
+		}
+		d, v = next, e.Version
+	}
+	return d, v, nil
 }

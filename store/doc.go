@@ -16,6 +16,7 @@
 // a document only if v-1 is there and v is not, which is what lets several
 // server processes share one database.
 //
-// This package itself holds what callers build on any collab.Log, such as
-// DocAt; it imports collab and ot, never a driver.
+// What callers build on any collab.Log, such as reading a document at a
+// past version, lives in package collab (collab.DocAt); this package holds
+// only this overview and benchmarks of what is shared.
 package store

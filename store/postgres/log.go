@@ -100,7 +100,9 @@ FROM documents d LEFT JOIN LATERAL (
 ) s ON true
 WHERE d.id = $1`
 
-func (s *Store) snapshotAt(ctx context.Context, doc collab.DocumentID, version int64) (collab.Snapshot, error) {
+// snapshotAt returns the newest snapshot of doc at or before version with
+// its document still undecoded.
+func (s *Store) snapshotAt(ctx context.Context, doc collab.DocumentID, version int64) (record.RawSnapshot, error) {
 	var (
 		deleted bool
 		v       *int64
@@ -109,36 +111,39 @@ func (s *Store) snapshotAt(ctx context.Context, doc collab.DocumentID, version i
 	)
 	err := s.pool.QueryRow(ctx, snapshotSQL, doc, version).Scan(&deleted, &v, &content, &created)
 	if errors.Is(err, pgx.ErrNoRows) || deleted {
-		return collab.Snapshot{}, record.NotFound("document %s", doc)
+		return record.RawSnapshot{}, record.NotFound("document %s", doc)
 	}
 	if err != nil {
-		return collab.Snapshot{}, err
+		return record.RawSnapshot{}, err
 	}
 	if v == nil {
-		return collab.Snapshot{}, record.NotFound("snapshot of %s at or before version %d", doc, version)
+		return record.RawSnapshot{}, record.NotFound("snapshot of %s at or before version %d", doc, version)
 	}
-	d, err := record.ParseDoc(content)
-	if err != nil {
-		return collab.Snapshot{}, fmt.Errorf("snapshot %d: %w", *v, err)
-	}
-	return collab.Snapshot{Version: *v, Doc: d, CreatedAt: created.UTC()}, nil
+	return record.RawSnapshot{Version: *v, Content: content, CreatedAt: created.UTC()}, nil
 }
 
-// Load returns the newest snapshot of doc and the edits after it.
+// Load returns the newest snapshot of doc and the edits after it. The
+// snapshot's document (megabytes, maybe) is decoded while the edits are
+// read.
 func (s *Store) Load(ctx context.Context, doc collab.DocumentID) (collab.Snapshot, []collab.Edit, error) {
 	const newest = int64(1<<63 - 1)
-	snap, err := s.snapshotAt(ctx, doc, newest)
+	raw, err := s.snapshotAt(ctx, doc, newest)
 	if err != nil {
 		return collab.Snapshot{}, nil, dbErr(err, "load "+string(doc))
 	}
+	decoded := raw.DecodeAsync()
 	// Edits are never changed or removed, so those after the snapshot are
 	// right whenever they are read.
+	var edits []collab.Edit
 	rows, err := s.pool.Query(ctx, `SELECT `+editColumns+` FROM edits
-		WHERE document_id = $1 AND version > $2 ORDER BY version`, doc, snap.Version)
-	if err != nil {
-		return collab.Snapshot{}, nil, dbErr(err, "load "+string(doc))
+		WHERE document_id = $1 AND version > $2 ORDER BY version`, doc, raw.Version)
+	if err == nil {
+		edits, err = scanEdits(rows)
 	}
-	edits, err := scanEdits(rows)
+	snap, derr := decoded()
+	if err == nil {
+		err = derr
+	}
 	if err != nil {
 		return collab.Snapshot{}, nil, dbErr(err, "load "+string(doc))
 	}
@@ -147,7 +152,11 @@ func (s *Store) Load(ctx context.Context, doc collab.DocumentID) (collab.Snapsho
 
 // SnapshotAt returns the newest snapshot of doc with Version <= version.
 func (s *Store) SnapshotAt(ctx context.Context, doc collab.DocumentID, version int64) (collab.Snapshot, error) {
-	snap, err := s.snapshotAt(ctx, doc, version)
+	raw, err := s.snapshotAt(ctx, doc, version)
+	var snap collab.Snapshot
+	if err == nil {
+		snap, err = raw.Decode()
+	}
 	if err != nil {
 		return collab.Snapshot{}, dbErr(err, fmt.Sprintf("snapshot of %s at version %d", doc, version))
 	}

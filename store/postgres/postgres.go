@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,10 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*Store, error) 
 	}
 	if err := migrate(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default is 4: the committers would wait behind reads.
+		cfg.MaxConns = int32(opts.Committers) + 14
 	}
 	s := &Store{}
 	cfg.BeforeClose = func(c *pgx.Conn) { s.prepared.Delete(c) }

@@ -7,7 +7,9 @@
 // before Append returns. One writer connection does every write (SQLite
 // has one writer at a time anyway) and a few read-only connections read
 // alongside it. Append goes through a group commit (store/internal/group):
-// one transaction per batch, a savepoint per document.
+// one transaction and two statements per batch (append.go). Temporary
+// journals stay in memory and the page cache holds the op log's hot pages,
+// so a commit's cost is its WAL frames.
 //
 // Errors are mapped by SQLite's extended result codes (errors.go).
 // Imports: collab, migrations, store/internal, modernc.org/sqlite.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/ot"
-	"github.com/collabd/collabd/store"
 )
 
 // BenchAppend measures durable appends through the group commit: docs
@@ -51,7 +50,7 @@ func BenchAppend(b *testing.B, be Backend, docs int) {
 func BenchLoad(b *testing.B, be Backend, replay bool) {
 	f := newFixture(b, be)
 	c := context.Background()
-	doc, err := ot.DocFromDelta(largeDelta(1 << 20))
+	doc, err := ot.DocFromDelta(LargeDelta(1 << 20))
 	must(b, err, "build the document")
 	d, err := f.s.CreateDocument(c, collab.Document{ID: "doc-bench", Owner: f.alice.ID}, collab.Snapshot{Doc: doc})
 	must(b, err, "create")
@@ -76,14 +75,14 @@ func BenchLoad(b *testing.B, be Backend, replay bool) {
 			b.Fatalf("Load returned %d edits, want 1000", len(edits))
 		}
 		if replay {
-			if _, v, err := store.Replay(snap, edits); err != nil || v != 1000 {
+			if _, v, err := collab.Replay(snap, edits); err != nil || v != 1000 {
 				b.Fatalf("replay to %d: %v", v, err)
 			}
 		}
 	}
 	b.StopTimer()
 	snap, edits, _ := f.s.Load(c, d.ID)
-	got, _, _ := store.Replay(snap, edits)
+	got, _, _ := collab.Replay(snap, edits)
 	sameJSON(b, docJSON(b, got), want, "loaded document")
 }
 
@@ -120,13 +119,13 @@ func BenchDocAt(b *testing.B, be Backend, every int64) {
 	b.ResetTimer()
 	for b.Loop() {
 		v := rng.Int64N(total) + 1
-		if _, err := store.DocAt(c, f.s, d.ID, v); err != nil {
+		if _, err := collab.DocAt(c, f.s, d.ID, v); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
 	for v, want := range versions {
-		got, err := store.DocAt(c, f.s, d.ID, v)
+		got, err := collab.DocAt(c, f.s, d.ID, v)
 		must(b, err, "DocAt")
 		sameJSON(b, docJSON(b, got), want, fmt.Sprintf("DocAt(%d)", v))
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/ot"
-	"github.com/collabd/collabd/store"
 )
 
 // The document at any past version, read through snapshots and the log,
@@ -54,7 +53,7 @@ func testHistory(t *testing.T, b Backend) {
 		versions = append(versions, rng.Int64N(total+1))
 	}
 	for _, v := range versions {
-		got, err := store.DocAt(c, f.s, d.ID, v)
+		got, err := collab.DocAt(c, f.s, d.ID, v)
 		must(t, err, fmt.Sprintf("DocAt(%d)", v))
 		if g, w := docJSON(t, got), docJSON(t, docs[v]); g != w {
 			t.Fatalf("DocAt(%d) = %s, want %s", v, g, w)
@@ -62,18 +61,18 @@ func testHistory(t *testing.T, b Backend) {
 	}
 	snap, edits, err := f.s.Load(c, d.ID)
 	must(t, err, "Load")
-	got, v, err := store.Replay(snap, edits)
+	got, v, err := collab.Replay(snap, edits)
 	must(t, err, "replay Load")
 	if v != total || docJSON(t, got) != docJSON(t, docs[total]) {
 		t.Errorf("Load replayed to version %d = %q, want %d %q", v, got.Text(), total, docs[total].Text())
 	}
 }
 
-// largeDelta builds a document of at least size bytes of JSON (merged
+// LargeDelta builds a document of at least size bytes of JSON (merged
 // runs are shorter than their ops, hence the margin) with emoji
 // (astral characters), accents, formats, line formats and embeds whose
 // values have keys out of order and fractional numbers.
-func largeDelta(size int) ot.Delta {
+func LargeDelta(size int) ot.Delta {
 	var d ot.Delta
 	n := 0
 	for i := 0; n < size+size/8; i++ {
@@ -102,7 +101,7 @@ func largeDelta(size int) ot.Delta {
 func testLargeDocument(t *testing.T, b Backend) {
 	f := newFixture(t, b)
 	c := ctx(t)
-	doc, err := ot.DocFromDelta(largeDelta(1 << 20))
+	doc, err := ot.DocFromDelta(LargeDelta(1 << 20))
 	must(t, err, "build the large document")
 	want := docJSON(t, doc)
 	if len(want) < 1<<20 {
@@ -160,7 +159,7 @@ func testReopen(t *testing.T, b Backend) {
 	for v := int64(1); v <= 3; v++ {
 		must(t, f.s.Append(c, d.ID, []collab.Edit{edit(v, "c", v, insert(0, "a"))}), "append")
 	}
-	doc2, err := store.DocAt(c, f.s, d.ID, 2)
+	doc2, err := collab.DocAt(c, f.s, d.ID, 2)
 	must(t, err, "DocAt(2)")
 	must(t, f.s.SaveSnapshot(c, d.ID, collab.Snapshot{Version: 2, Doc: doc2}), "save snapshot")
 	must(t, f.s.CreateToken(c, collab.Token{ID: "t1", User: bob.ID, Hash: []byte("h")}), "create token")

@@ -10,7 +10,6 @@ import (
 
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/ot"
-	"github.com/collabd/collabd/store"
 )
 
 func testAppend(t *testing.T, b Backend) {
@@ -70,7 +69,7 @@ func testAppend(t *testing.T, b Backend) {
 	if snap.Version != 0 || len(edits) != 3 {
 		t.Fatalf("Load = snapshot %d and %d edits, want 0 and 3", snap.Version, len(edits))
 	}
-	doc, v, err := store.Replay(snap, edits)
+	doc, v, err := collab.Replay(snap, edits)
 	must(t, err, "replay")
 	if v != 3 || doc.Text() != "> world\n" {
 		t.Errorf("replayed version %d = %q, want 3, \"> world\\n\"", v, doc.Text())
@@ -351,15 +350,15 @@ func testSnapshots(t *testing.T, b Backend) {
 		t.Fatalf("Load = snapshot %d and %d edits, want snapshot 2 and edits 3-5", snap.Version, len(edits))
 	}
 	for v := range int64(6) {
-		got, err := store.DocAt(c, f.s, d.ID, v)
+		got, err := collab.DocAt(c, f.s, d.ID, v)
 		must(t, err, fmt.Sprintf("DocAt(%d)", v))
 		if docJSON(t, got) != docJSON(t, docs[v]) {
 			t.Errorf("DocAt(%d) = %q, want %q", v, got.Text(), docs[v].Text())
 		}
 	}
-	_, err = store.DocAt(c, f.s, d.ID, 6)
+	_, err = collab.DocAt(c, f.s, d.ID, 6)
 	wantCode(t, err, collab.NotFound, "DocAt(6), past the end")
-	_, err = store.DocAt(c, f.s, d.ID, -1)
+	_, err = collab.DocAt(c, f.s, d.ID, -1)
 	wantCode(t, err, collab.Invalid, "DocAt(-1)")
 }
 
@@ -416,7 +415,7 @@ func testPrune(t *testing.T, b Backend) {
 	if err != nil || len(edits) != 100 {
 		t.Errorf("after pruning, %d edits (%v), want all 100: the log is kept", len(edits), err)
 	}
-	got, err := store.DocAt(c, f.s, d.ID, 77)
+	got, err := collab.DocAt(c, f.s, d.ID, 77)
 	if err != nil || docJSON(t, got) != docJSON(t, docs[77]) {
 		t.Errorf("DocAt(77) after pruning = %q (%v), want %q", got.Text(), err, docs[77].Text())
 	}

@@ -80,6 +80,41 @@ func ParseDoc(b []byte) (ot.Doc, error) {
 	return d, nil
 }
 
+// RawSnapshot is a snapshot row whose document is not decoded yet:
+// decoding a large one is most of the cost of loading it.
+type RawSnapshot struct {
+	Version   int64
+	Content   []byte
+	CreatedAt time.Time
+}
+
+// Decode decodes the document.
+func (r RawSnapshot) Decode() (collab.Snapshot, error) {
+	d, err := ParseDoc(r.Content)
+	if err != nil {
+		return collab.Snapshot{}, fmt.Errorf("snapshot %d: %w", r.Version, err)
+	}
+	return collab.Snapshot{Version: r.Version, Doc: d, CreatedAt: r.CreatedAt}, nil
+}
+
+// DecodeAsync starts decoding in another goroutine, so that a Load can
+// read the edits meanwhile; the function returned waits for the result.
+func (r RawSnapshot) DecodeAsync() func() (collab.Snapshot, error) {
+	type result struct {
+		snap collab.Snapshot
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		snap, err := r.Decode()
+		done <- result{snap, err}
+	}()
+	return func() (collab.Snapshot, error) {
+		r := <-done
+		return r.snap, r.err
+	}
+}
+
 // CheckAppend refuses an Append whose edits cannot be stored: none, versions
 // that do not count up by one from at least 1, or one (client, seq) twice.
 func CheckAppend(doc collab.DocumentID, edits []collab.Edit) error {
