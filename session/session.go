@@ -387,7 +387,9 @@ func (s *Session) prepare(ctx context.Context, op *pendingOp) error {
 	// Transform past the committed edits after base, then the tentative ones
 	// (server edits take priority on ties).
 	if op.base < s.windowStart() {
-		older, err := s.readEdits(ctx, op.base+1, s.windowStart())
+		// Versions base+1 through windowStart are only in the store; recent
+		// starts at windowStart+1.
+		older, err := s.readEdits(ctx, op.base+1, s.windowStart()+1)
 		if err != nil {
 			return err
 		}
@@ -513,7 +515,8 @@ func (s *Session) duplicate(ctx context.Context, op *pendingOp) (bool, error) {
 	}
 }
 
-// readEdits reads committed edits [from, to) from the store.
+// readEdits reads the committed edits with from <= version < to from the
+// store.
 func (s *Session) readEdits(ctx context.Context, from, to int64) ([]collab.Edit, error) {
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
 	defer cancel()

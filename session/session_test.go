@@ -461,3 +461,23 @@ func TestPipelinedOpsFromOneClient(t *testing.T) {
 	}
 	close(block)
 }
+
+func TestOpBasedBeforeTheWindowIsTransformedPastEveryLaterEdit(t *testing.T) {
+	log := newMemLog()
+	log.create("doc", "hello")
+	cfg := testConfig(log)
+	cfg.Window = 4
+	s := newSim(t, log, cfg, "doc", 2)
+	a, b := s.peers[0], s.peers[1]
+	for range 10 {
+		a.typeAt(0, "A")
+		a.waitFor("ack", a.synced)
+	}
+	// b never read a's edits: its op is based on version 0, far behind
+	// the window of 4, so the session reads versions 1..6 from the store.
+	b.p.Submit(context.Background(), 1, 0, ot.Delta{ot.Retain(5, nil), ot.InsertText("!", nil)})
+	a.waitFor("b's edit", func() bool { return a.version == 11 })
+	if got := a.doc.Text(); got != "AAAAAAAAAAhello!\n" {
+		t.Fatalf("text = %q: b's insert after hello landed in the wrong place", got)
+	}
+}
