@@ -201,7 +201,7 @@ func (a *API) getContent(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	export, ok := exporters[format]
 	if !ok {
-		writeError(w, r, a.logger, collab.Errorf(collab.BadRequest, "format must be delta or text"))
+		writeError(w, r, a.logger, collab.Errorf(collab.BadRequest, "format must be delta, text, html or markdown"))
 		return
 	}
 	doc, err := collab.DocAt(r.Context(), a.log, id, version)
@@ -337,6 +337,16 @@ var exporters = map[string]func(w http.ResponseWriter, version int64, doc ot.Doc
 	"text": func(w http.ResponseWriter, _ int64, doc ot.Doc) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte(doc.Text()))
+	},
+	"html": func(w http.ResponseWriter, _ int64, doc ot.Doc) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		exportHTML(w, doc)
+	},
+	"markdown": func(w http.ResponseWriter, _ int64, doc ot.Doc) {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		exportMarkdown(w, doc)
 	},
 }
 

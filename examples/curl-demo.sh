@@ -6,8 +6,8 @@ set -euo pipefail
 BASE=${1:-http://127.0.0.1:8080}
 USER=demo$RANDOM$RANDOM
 
-# field NAME: the first "NAME":"value" or "NAME":number in the JSON on stdin.
-field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n1; }
+# field NAME: the value of the first "NAME":"value" in the JSON on stdin.
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -n1 | cut -d'"' -f4; }
 
 say() { printf '\n== %s\n' "$*"; }
 
