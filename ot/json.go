@@ -64,6 +64,10 @@ type decoder struct {
 	pos  int
 	op   int    // index of the op being decoded, for messages; -1 outside
 	buf  []byte // scratch for unescaping strings
+
+	// doc is ParseDoc's builder, nil in ParseDelta: insert text, formats
+	// and embeds go to it (rope_parse.go).
+	doc *docBuilder
 }
 
 func (d *decoder) fail(kind error, format string, args ...any) error {
@@ -74,46 +78,64 @@ func (d *decoder) fail(kind error, format string, args ...any) error {
 }
 
 func (d *decoder) delta() (Delta, error) {
-	var ops Delta
-	var err error
-	switch d.peek() {
-	case '[':
-		ops, err = d.ops()
-	case '{':
-		d.pos++
-		if d.peek() != '"' {
-			return nil, d.syntax(`"ops"`)
-		}
-		key, _, err := d.rawString()
-		if err != nil {
-			return nil, err
-		}
-		if string(key) != "ops" {
-			return nil, d.fail(ErrMalformed, `a delta object has only the key "ops", got %q`, clip(key))
-		}
-		if err := d.expect(':', "':'"); err != nil {
-			return nil, err
-		}
-		if d.peek() != '[' {
-			return nil, d.fail(ErrMalformed, "ops must be an array, got %s", d.what())
-		}
-		if ops, err = d.ops(); err != nil {
-			return nil, err
-		}
-		if c := d.peek(); c == ',' {
-			return nil, d.fail(ErrMalformed, `a delta object has only the key "ops"`)
-		}
-		err = d.expect('}', "'}'")
-	default:
-		return nil, d.fail(ErrMalformed, `a delta must be a JSON array of ops or {"ops":[...]}, got %s`, d.what())
-	}
+	wrapped, err := d.open()
 	if err != nil {
 		return nil, err
 	}
-	if d.ws(); d.pos != len(d.data) {
-		return nil, d.fail(ErrMalformed, "invalid JSON at byte %d: data after the delta", d.pos)
+	ops, err := d.ops()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.close(wrapped); err != nil {
+		return nil, err
 	}
 	return ops, nil
+}
+
+// open reads up to the '[' of the ops, which it leaves unread: either the
+// whole value is an array, or it is an object {"ops":[...]} (wrapped).
+func (d *decoder) open() (wrapped bool, err error) {
+	switch d.peek() {
+	case '[':
+		return false, nil
+	case '{':
+		d.pos++
+		if d.peek() != '"' {
+			return false, d.syntax(`"ops"`)
+		}
+		key, _, err := d.rawString()
+		if err != nil {
+			return false, err
+		}
+		if string(key) != "ops" {
+			return false, d.fail(ErrMalformed, `a delta object has only the key "ops", got %q`, clip(key))
+		}
+		if err := d.expect(':', "':'"); err != nil {
+			return false, err
+		}
+		if d.peek() != '[' {
+			return false, d.fail(ErrMalformed, "ops must be an array, got %s", d.what())
+		}
+		return true, nil
+	}
+	return false, d.fail(ErrMalformed, `a delta must be a JSON array of ops or {"ops":[...]}, got %s`, d.what())
+}
+
+// close reads what follows the ops: the '}' of a wrapped delta, then
+// nothing but whitespace.
+func (d *decoder) close(wrapped bool) error {
+	if wrapped {
+		if c := d.peek(); c == ',' {
+			return d.fail(ErrMalformed, `a delta object has only the key "ops"`)
+		}
+		if err := d.expect('}', "'}'"); err != nil {
+			return err
+		}
+	}
+	if d.ws(); d.pos != len(d.data) {
+		return d.fail(ErrMalformed, "invalid JSON at byte %d: data after the delta", d.pos)
+	}
+	return nil
 }
 
 func (d *decoder) ops() (Delta, error) {
@@ -167,6 +189,7 @@ func (d *decoder) opValue() (Op, int, error) {
 	)
 	var seen uint8
 	n := 0
+	hasNil := false // some attribute is null
 	if d.peek() == '}' {
 		d.pos++
 		return op, 0, d.fail(ErrMalformed, "an op must have one of insert, retain or delete, got {}")
@@ -203,17 +226,22 @@ func (d *decoder) opValue() (Op, int, error) {
 		case hasInsert:
 			switch d.peek() {
 			case '"':
-				s, units, err := d.string()
+				s, units, err := d.rawString()
 				if err != nil {
 					return op, 0, err
 				}
-				if s == "" {
+				if len(s) == 0 {
 					return op, 0, d.fail(ErrMalformed, "insert must not be empty")
 				}
 				if units > MaxLen {
 					return op, 0, d.fail(ErrTooLarge, "insert is longer than %d units", MaxLen)
 				}
-				op.Insert, n = s, units
+				if d.doc != nil {
+					op.Insert = d.doc.text(d, s, units)
+				} else {
+					op.Insert = string(s)
+				}
+				n = units
 			case '{':
 				e, err := d.embed()
 				if err != nil {
@@ -237,7 +265,7 @@ func (d *decoder) opValue() (Op, int, error) {
 			if d.peek() != '{' {
 				return op, 0, d.fail(ErrMalformed, "attributes must be an object, got %s", d.what())
 			}
-			if op.Attributes, err = d.attributes(); err != nil {
+			if op.Attributes, hasNil, err = d.attributes(); err != nil {
 				return op, 0, err
 			}
 		}
@@ -256,9 +284,11 @@ func (d *decoder) opValue() (Op, int, error) {
 	case hasInsert:
 		// A format set to null on an insert removes nothing: drop it, as
 		// quill's compose does.
-		for k, v := range op.Attributes {
-			if v == nil {
-				delete(op.Attributes, k)
+		if hasNil {
+			for k, v := range op.Attributes {
+				if v == nil {
+					delete(op.Attributes, k)
+				}
 			}
 		}
 	case hasRetain:
@@ -310,39 +340,50 @@ func (d *decoder) length(name string) (int, error) {
 }
 
 // attributes decodes a format object: string keys to string, number,
-// boolean or null. Common keys and values come from tables, which saves an
-// allocation per key and per value on typical ops.
-func (d *decoder) attributes() (Attributes, error) {
+// boolean or null, and reports whether a value is null. Common keys and
+// values come from tables, which saves an allocation per key and per value
+// on typical ops. ParseDoc's decoder shares one map between equal objects
+// (rope_parse.go).
+func (d *decoder) attributes() (attrs Attributes, hasNil bool, err error) {
+	if d.doc != nil {
+		return d.doc.attributes(d)
+	}
+	attrs, hasNil, err = d.attributesMap()
+	return
+}
+
+func (d *decoder) attributesMap() (Attributes, bool, error) {
 	d.pos++ // '{'
 	if d.peek() == '}' {
 		d.pos++
-		return nil, nil
+		return nil, false, nil
 	}
 	attrs := make(Attributes, 2)
+	hasNil := false
 	for {
 		if d.peek() != '"' {
-			return nil, d.syntax("an attribute name")
+			return nil, false, d.syntax("an attribute name")
 		}
 		kb, _, err := d.rawString()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		key, ok := internedKeys[string(kb)]
 		if !ok {
 			key = string(kb)
 		}
 		if _, dup := attrs[key]; dup {
-			return nil, d.fail(ErrMalformed, "duplicate attribute %q", clip(kb))
+			return nil, false, d.fail(ErrMalformed, "duplicate attribute %q", clip(kb))
 		}
 		if err := d.expect(':', "':'"); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		var v any
 		switch c := d.peek(); {
 		case c == '"':
 			vb, _, err := d.rawString()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			var ok bool
 			if v, ok = internedValues[string(vb)]; !ok {
@@ -351,7 +392,7 @@ func (d *decoder) attributes() (Attributes, error) {
 		case c == '-' || c >= '0' && c <= '9':
 			f, err := d.float()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if f >= 0 && f < float64(len(smallNumbers)) && f == math.Trunc(f) && !math.Signbit(f) {
 				v = smallNumbers[int(f)]
@@ -360,22 +401,23 @@ func (d *decoder) attributes() (Attributes, error) {
 			}
 		case c == 't':
 			if err := d.literal("true"); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			v = true
 		case c == 'f':
 			if err := d.literal("false"); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			v = false
 		case c == 'n':
 			if err := d.literal("null"); err != nil {
-				return nil, err
+				return nil, false, err
 			}
+			hasNil = true
 		case c == '{' || c == '[':
-			return nil, d.fail(ErrMalformed, "attribute %q must be a string, number, boolean or null, got %s", key, d.what())
+			return nil, false, d.fail(ErrMalformed, "attribute %q must be a string, number, boolean or null, got %s", key, d.what())
 		default:
-			return nil, d.syntax("a value")
+			return nil, false, d.syntax("a value")
 		}
 		attrs[key] = v
 		switch d.peek() {
@@ -385,46 +427,59 @@ func (d *decoder) attributes() (Attributes, error) {
 		case '}':
 			d.pos++
 		default:
-			return nil, d.syntax("',' or '}' in attributes")
+			return nil, false, d.syntax("',' or '}' in attributes")
 		}
-		return attrs, nil
+		return attrs, hasNil, nil
 	}
 }
 
 // embed decodes an embed insert: an object with exactly one key.
+// ParseDoc's decoder shares one Embed between equal objects
+// (rope_parse.go).
 func (d *decoder) embed() (*Embed, error) {
+	if d.doc != nil {
+		return d.doc.embed(d)
+	}
+	key, value, err := d.embedParts(make([]byte, 0, 32))
+	if err != nil {
+		return nil, err
+	}
+	return &Embed{Key: key, Value: value}, nil
+}
+
+// embedParts decodes an embed's object, appending its value to out.
+func (d *decoder) embedParts(out []byte) (key string, value []byte, err error) {
 	d.pos++ // '{'
 	if d.peek() != '"' {
 		if d.peek() == '}' {
-			return nil, d.fail(ErrMalformed, "an embed must be an object with exactly one key, got {}")
+			return "", nil, d.fail(ErrMalformed, "an embed must be an object with exactly one key, got {}")
 		}
-		return nil, d.syntax("an embed type")
+		return "", nil, d.syntax("an embed type")
 	}
 	kb, _, err := d.rawString()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	key, ok := internedKeys[string(kb)]
 	if !ok {
 		key = string(kb)
 	}
 	if err := d.expect(':', "':'"); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	d.ws()
-	value, err := d.value(make([]byte, 0, 32), 1)
-	if err != nil {
-		return nil, err
+	if value, err = d.value(out, 1); err != nil {
+		return "", nil, err
 	}
 	switch d.peek() {
 	case '}':
 		d.pos++
 	case ',':
-		return nil, d.fail(ErrMalformed, "an embed must be an object with exactly one key")
+		return "", nil, d.fail(ErrMalformed, "an embed must be an object with exactly one key")
 	default:
-		return nil, d.syntax("'}' after the embed")
+		return "", nil, d.syntax("'}' after the embed")
 	}
-	return &Embed{Key: key, Value: value}, nil
+	return key, value, nil
 }
 
 // internedKeys are Quill's format names and common embed types. Looking a

@@ -303,15 +303,6 @@ func hex4(data []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// string decodes a JSON string into a new Go string.
-func (d *decoder) string() (string, int, error) {
-	b, units, err := d.rawString()
-	if err != nil {
-		return "", 0, err
-	}
-	return string(b), units, nil
-}
-
 func (d *decoder) literal(word string) error {
 	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
 		return d.syntax(word)
@@ -423,6 +414,13 @@ const hexDigits = "0123456789abcdef"
 // valid UTF-8.
 func appendJSString[S string | []byte](out []byte, s S) []byte {
 	out = append(out, '"')
+	out = appendJSStringBody(out, s)
+	return append(out, '"')
+}
+
+// appendJSStringBody is appendJSString without the quotes, so that text
+// split across runs can be written as one string.
+func appendJSStringBody[S string | []byte](out []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -448,8 +446,7 @@ func appendJSString[S string | []byte](out []byte, s S) []byte {
 		}
 		start = i + 1
 	}
-	out = append(out, s[start:]...)
-	return append(out, '"')
+	return append(out, s[start:]...)
 }
 
 // appendJSNumber appends f as JavaScript's Number#toString writes it

@@ -255,20 +255,9 @@ func (d *Doc) format(pos, n int, attrs Attributes) {
 	d.splice(pos, n, ropeCoalesce(runs[:0], runs, false), n, false)
 }
 
-// MarshalJSON writes the document as its Delta: d.Delta().MarshalJSON(),
-// so json.Marshal(d) equals json.Marshal(d.Delta()). (For a large
-// document, call it directly: json.Marshal then checks and re-escapes the
-// whole output, which costs several times more than writing it.)
-func (d Doc) MarshalJSON() ([]byte, error) { return d.Delta().MarshalJSON() }
-
-// UnmarshalJSON decodes a document with ParseDelta and DocFromDelta; on
-// error d is unchanged.
+// UnmarshalJSON decodes a document with ParseDoc; on error d is unchanged.
 func (d *Doc) UnmarshalJSON(b []byte) error {
-	ops, err := ParseDelta(b)
-	if err != nil {
-		return err
-	}
-	nd, err := DocFromDelta(ops)
+	nd, err := ParseDoc(b)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,123 @@ func (d Doc) Slice(from, to int) Delta {
 	return w.ops
 }
 
+// MarshalJSON writes the document as its Delta, byte for byte
+// d.Delta().MarshalJSON(), so json.Marshal(d) equals
+// json.Marshal(d.Delta()). It writes the runs straight into one buffer
+// sized beforehand, with no Delta in between. It does not check the text
+// and embeds again: a Doc holds only valid ones. (For a large document,
+// call it directly: json.Marshal then checks and re-escapes the whole
+// output, which costs several times more than writing it.)
+func (d Doc) MarshalJSON() ([]byte, error) {
+	if d.n == 0 {
+		return []byte("[]"), nil
+	}
+	t := d.tree()
+	w := ropeJSONWriter{out: make([]byte, 0, t.jsonSize())}
+	if err := w.node(t); err != nil {
+		return nil, err
+	}
+	if err := w.end(); err != nil {
+		return nil, err
+	}
+	return append(w.out, ']'), nil
+}
+
+// jsonSize estimates the bytes of the tree's JSON as Delta.MarshalJSON
+// does, with room for escapes.
+func (n *ropeNode) jsonSize() int {
+	if n.height > 0 {
+		size := 0
+		for _, k := range n.kids {
+			size += k.jsonSize()
+		}
+		return size
+	}
+	size := 2 + n.nbytes + n.nbytes/16
+	for i := range n.runs {
+		r := &n.runs[i]
+		size += 24*len(r.attrs) + 8
+		if r.embed != nil {
+			size += len(r.embed.Key) + len(r.embed.Value) + 24
+		}
+	}
+	return size
+}
+
+// ropeJSONWriter writes runs as the JSON of their canonical Delta: a text
+// run with the formats of the text before it continues that op's string.
+type ropeJSONWriter struct {
+	out   []byte
+	ops   int        // ops begun
+	open  bool       // the last op is text, its string not closed yet
+	attrs Attributes // the open op's
+}
+
+func (w *ropeJSONWriter) node(n *ropeNode) error {
+	if n.height > 0 {
+		for _, k := range n.kids {
+			if err := w.node(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range n.runs {
+		if err := w.run(&n.runs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *ropeJSONWriter) run(r *ropeRun) error {
+	if w.open && r.embed == nil && ropeAttrsEqual(w.attrs, r.attrs) {
+		w.out = appendJSStringBody(w.out, r.text)
+		return nil
+	}
+	if err := w.end(); err != nil {
+		return err
+	}
+	if w.ops == 0 {
+		w.out = append(w.out, '[')
+	} else {
+		w.out = append(w.out, ',')
+	}
+	w.ops++
+	w.out = append(w.out, `{"insert":`...)
+	w.attrs = r.attrs
+	if r.embed == nil {
+		w.out = appendJSStringBody(append(w.out, '"'), r.text)
+		w.open = true
+		return nil
+	}
+	w.out = append(appendJSString(append(w.out, '{'), r.embed.Key), ':')
+	w.out = append(append(w.out, r.embed.Value...), '}')
+	return w.closeOp()
+}
+
+// end closes the open text op, if any.
+func (w *ropeJSONWriter) end() error {
+	if !w.open {
+		return nil
+	}
+	w.open = false
+	w.out = append(w.out, '"')
+	return w.closeOp()
+}
+
+// closeOp writes the last op's formats and its '}'.
+func (w *ropeJSONWriter) closeOp() error {
+	if len(w.attrs) > 0 {
+		var err error
+		if w.out, err = appendAttributes(append(w.out, `,"attributes":`...), w.attrs); err != nil {
+			return errorf(ErrMalformed, "op %d: %s", w.ops-1, err.(*Error).Msg)
+		}
+	}
+	w.out = append(w.out, '}')
+	return nil
+}
+
 // countRuns counts the runs of leaves overlapping [from, to).
 func (n *ropeNode) countRuns(from, to int) int {
 	if n.height == 0 {

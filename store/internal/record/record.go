@@ -60,20 +60,17 @@ func Doc(d ot.Doc) (string, error) {
 	if d.Len() == 0 {
 		return "", collab.Errorf(collab.Invalid, "encode document: the zero Doc is not a document")
 	}
-	b, err := d.Delta().MarshalJSON()
+	b, err := d.MarshalJSON()
 	if err != nil {
 		return "", collab.Errorf(collab.Invalid, "encode document: %w", err)
 	}
 	return string(b), nil
 }
 
-// ParseDoc decodes a stored document.
+// ParseDoc decodes a stored document in one pass (ot.ParseDoc: what
+// ot.DocFromDelta(ot.ParseDelta(b)) would give, without the Delta).
 func ParseDoc(b []byte) (ot.Doc, error) {
-	delta, err := ot.ParseDelta(b)
-	if err != nil {
-		return ot.Doc{}, fmt.Errorf("stored document: %w", err)
-	}
-	d, err := ot.DocFromDelta(delta)
+	d, err := ot.ParseDoc(b)
 	if err != nil {
 		return ot.Doc{}, fmt.Errorf("stored document: %w", err)
 	}

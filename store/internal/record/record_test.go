@@ -1,11 +1,13 @@
 package record
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/ot"
+	"github.com/collabd/collabd/store/storetest"
 )
 
 func TestCursor(t *testing.T) {
@@ -69,6 +71,76 @@ func TestAppendOutcome(t *testing.T) {
 		err := AppendOutcome("doc", tc.found, tc.deleted, tc.dup, tc.current, tc.first)
 		if got := collab.ErrorCode(err); got != tc.code {
 			t.Errorf("AppendOutcome(%+v) = %v, want code %q", tc, err, tc.code)
+		}
+	}
+}
+
+// A stored document reads back as it was written; a stored edit, or
+// anything else that is not a document, is an error that still says what
+// ot found.
+func TestDocRoundTrip(t *testing.T) {
+	doc, err := ot.DocFromDelta(storetest.LargeDelta(64 << 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Doc(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := doc.Delta().MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != string(want) {
+		t.Fatalf("Doc wrote %d bytes that differ from the Delta's JSON (%d bytes)", len(s), len(want))
+	}
+	got, err := ParseDoc([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ot.Equal(got.Delta(), doc.Delta()) {
+		t.Fatalf("ParseDoc(Doc(d)) differs from d")
+	}
+	for _, bad := range []string{`[{"retain":1}]`, `[{"insert":"no newline"}]`, `{`} {
+		if _, err := ParseDoc([]byte(bad)); err == nil || !errors.As(err, new(*ot.Error)) {
+			t.Errorf("ParseDoc(%s) = %v, want an *ot.Error", bad, err)
+		}
+	}
+	if _, err := Doc(ot.Doc{}); collab.ErrorCode(err) != collab.Invalid {
+		t.Errorf("Doc(zero Doc) = %v, want invalid", err)
+	}
+}
+
+// BenchmarkParseDoc1MiB and BenchmarkDoc1MiB are a snapshot's decoding (in
+// every Load) and encoding (in every SaveSnapshot).
+func BenchmarkParseDoc1MiB(b *testing.B) {
+	doc, err := ot.DocFromDelta(storetest.LargeDelta(1 << 20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Doc(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	content := []byte(s)
+	b.SetBytes(int64(len(content)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseDoc(content); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDoc1MiB(b *testing.B) {
+	doc, err := ot.DocFromDelta(storetest.LargeDelta(1 << 20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Doc(doc); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
