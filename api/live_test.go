@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -375,4 +376,70 @@ func TestLiveShutdownClosesWith1001(t *testing.T) {
 	if code := a.closed(); code != collab.CloseGoingAway {
 		t.Fatalf("close = %d, want 1001", code)
 	}
+}
+
+// TestHundredEditorsOnOneDocument: 100 connections on one document, ten of
+// them typing; every connection receives every edit once, in version
+// order, and the store holds all of them.
+func TestHundredEditorsOnOneDocument(t *testing.T) {
+	e := newEnv(t)
+	alice, tok := e.user("alice")
+	doc := e.document(alice, "")
+	const editors, typists, perTypist = 100, 10, 5
+	conns := make([]*wsConn, editors)
+	for i := range conns {
+		conns[i], _ = e.join(doc, tok, "c"+itoa(i))
+	}
+	for i := range typists {
+		for s := 1; s <= perTypist; s++ {
+			// Each op is based on version 0: the session transforms it
+			// past everything committed since.
+			conns[i].send(map[string]any{"type": "op", "seq": s, "version": 0, "delta": []any{map[string]any{"insert": "x"}}})
+		}
+	}
+	const total = typists * perTypist
+	for i, c := range conns {
+		next := int64(1)
+		for next <= total {
+			m := c.read()
+			switch m["type"] {
+			case "op", "ack":
+				if v := int64(m["version"].(float64)); v != next {
+					t.Fatalf("connection %d got version %d, want %d: %v", i, v, next, m)
+				}
+				next++
+			default:
+				t.Fatalf("connection %d got %v", i, m)
+			}
+		}
+	}
+	if got := e.text(doc); got != strings.Repeat("x", total)+"\n" {
+		t.Fatalf("stored %q", got)
+	}
+}
+
+// TestClosedConnectionsLeaveNoGoroutines: connections that come and go,
+// and the sessions they opened, leave nothing running behind.
+func TestClosedConnectionsLeaveNoGoroutines(t *testing.T) {
+	e := newEnv(t, func(c *testConfig) { c.session.IdleTimeout = 10 * time.Millisecond })
+	alice, tok := e.user("alice")
+	docs := []collab.DocumentID{e.document(alice, "a"), e.document(alice, "b")}
+	// Warm up: the first connection starts the HTTP server's own goroutines.
+	w, _ := e.join(docs[0], tok, "warm")
+	w.c.Close()
+	waitUntil(t, "sessions to retire", func() bool { return e.reg.Len() == 0 })
+	before := runtime.NumGoroutine()
+	for i := range 40 {
+		c, _ := e.join(docs[i%2], tok, "c"+itoa(i))
+		c.send(map[string]any{"type": "presence", "range": map[string]int{"index": 0, "length": 1}})
+		if i%3 == 0 {
+			c.c.Close() // abruptly
+		} else {
+			c.c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			c.c.Close()
+		}
+	}
+	waitUntil(t, "goroutines to return", func() bool {
+		return e.reg.Len() == 0 && runtime.NumGoroutine() <= before
+	})
 }
