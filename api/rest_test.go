@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/collab/client"
+	"github.com/collabd/collabd/ot"
 )
 
 // call makes a REST request and decodes a JSON answer into out (if not
@@ -523,3 +526,44 @@ func TestOperationsEndpoints(t *testing.T) {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestRESTEditsAndRestoreReachLiveEditors: server-side edits and a restore,
+// interleaved with a live Go client typing, converge; the client sees them.
+func TestRESTEditsAndRestoreReachLiveEditors(t *testing.T) {
+	e := newEnv(t)
+	alice := e.signup("alice")
+	var d docAnswer
+	e.call("POST", "/v1/documents", alice.Token, map[string]any{"text": "base"}, &d)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Options{
+		URL:    "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/documents/" + d.ID + "/live",
+		Header: http.Header{"Authorization": {"Bearer " + alice.Token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 20 {
+		if err := c.Submit(ot.Delta{ot.InsertText("L", nil)}); err != nil {
+			t.Fatal(err)
+		}
+		// A REST edit based on version 0 every time: always transformed.
+		status, body := e.call("POST", "/v1/documents/"+d.ID+"/ops", alice.Token, map[string]any{"version": 0, "delta": []any{map[string]any{"retain": 4}, map[string]any{"insert": "R"}}}, nil)
+		expect(t, "REST edit "+itoa(i), status, body, 200, "")
+	}
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var restored struct{ Version int64 }
+	status, body := e.call("POST", "/v1/documents/"+d.ID+"/restore", alice.Token, map[string]int64{"version": 0}, &restored)
+	expect(t, "restore", status, body, 200, "")
+	waitUntil(t, "the client to see the restore", func() bool { return c.Version() >= restored.Version })
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored := e.text(collab.DocumentID(d.ID))
+	if c.Text() != stored || stored != "base\n" {
+		t.Fatalf("client %q, store %q; want both \"base\\n\" after restoring version 0", c.Text(), stored)
+	}
+}
