@@ -64,6 +64,7 @@ type API struct {
 	metrics      *metrics
 	userLimit    *rateLimiter
 	ipLimit      *rateLimiter
+	userEdits    *rateLimiter // live edits per user and document, over all connections
 
 	conns connTracker // open live connections
 }
@@ -143,6 +144,7 @@ func New(c Config) *API {
 	}
 	a.userLimit = newRateLimiter(orDefault(c.UserRate, 200), int(orDefault(float64(c.UserBurst), 400)))
 	a.ipLimit = newRateLimiter(orDefault(c.IPRate, 50), int(orDefault(float64(c.IPBurst), 100)))
+	a.userEdits = newRateLimiter(a.live.UserEditsPerSecond, int(2*a.live.UserEditsPerSecond))
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), a.passwordCost)
 	for _, o := range c.AllowedOrigins {

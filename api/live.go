@@ -23,13 +23,14 @@ const closeGrace = 2 * time.Second
 
 // LiveConfig tunes the live endpoint. Zero fields take defaults.
 type LiveConfig struct {
-	MaxMessageBytes int64         // larger frames close the connection with 1009
-	EditsPerSecond  float64       // per connection, sustained
-	EditBurst       int           // per connection, burst
-	FloodStrikes    int           // refused ops in a row before closing with 1008
-	PingInterval    time.Duration // how often the server pings
-	PongWait        time.Duration // a connection silent this long is dead
-	WriteWait       time.Duration // a write taking longer means the peer is stuck
+	MaxMessageBytes    int64         // larger frames close the connection with 1009
+	EditsPerSecond     float64       // per connection, sustained
+	EditBurst          int           // per connection, burst
+	UserEditsPerSecond float64       // per user and document over all their connections; burst is twice this
+	FloodStrikes       int           // refused ops in a row before closing with 1008
+	PingInterval       time.Duration // how often the server pings
+	PongWait           time.Duration // a connection silent this long is dead
+	WriteWait          time.Duration // a write taking longer means the peer is stuck
 }
 
 func (c LiveConfig) withDefaults() LiveConfig {
@@ -41,6 +42,9 @@ func (c LiveConfig) withDefaults() LiveConfig {
 	}
 	if c.EditBurst <= 0 {
 		c.EditBurst = 200
+	}
+	if c.UserEditsPerSecond <= 0 {
+		c.UserEditsPerSecond = 1000
 	}
 	if c.FloodStrikes <= 0 {
 		c.FloodStrikes = 50
@@ -199,9 +203,10 @@ func (c *liveConn) handle(ctx context.Context, frame []byte) bool {
 	case collab.TypeHello:
 		c.send(collab.NewErrorMessage(collab.Errorf(collab.BadMessage, "hello was already sent"), 0))
 	case collab.TypeOp:
-		if !c.bucket.take(time.Now()) {
+		now := time.Now()
+		if !c.bucket.take(now) || !c.api.userEdits.allow(string(c.user.ID)+"\x00"+string(c.doc), now) {
 			c.strikes++
-			c.send(collab.NewErrorMessage(collab.Errorf(collab.RateLimited, "more than %g edits per second; op not applied", c.api.live.EditsPerSecond), m.Seq))
+			c.send(collab.NewErrorMessage(collab.Errorf(collab.RateLimited, "too many edits per second; op not applied"), m.Seq))
 			if c.strikes >= c.api.live.FloodStrikes {
 				c.close(collab.ClosePolicy, "too many edits")
 				return false

@@ -443,3 +443,38 @@ func TestClosedConnectionsLeaveNoGoroutines(t *testing.T) {
 		return e.reg.Len() == 0 && runtime.NumGoroutine() <= before
 	})
 }
+
+// TestLiveUserEditLimitSpansConnections: one user's edits on a document are
+// limited over all their connections, not only per connection.
+func TestLiveUserEditLimitSpansConnections(t *testing.T) {
+	e := newEnv(t, func(c *testConfig) {
+		c.live.EditsPerSecond, c.live.EditBurst = 1000, 1000 // each connection alone is not limited here
+		c.live.UserEditsPerSecond = 5                        // burst 10 for the user
+	})
+	alice, tok := e.user("alice")
+	doc := e.document(alice, "")
+	conns := []*wsConn{}
+	for i := range 4 {
+		c, _ := e.join(doc, tok, "c"+itoa(i))
+		conns = append(conns, c)
+	}
+	limited := 0
+	for i := 0; i < 40; i++ {
+		c := conns[i%4]
+		c.send(map[string]any{"type": "op", "seq": i/4 + 1, "version": 0, "delta": []any{map[string]any{"insert": "x"}}})
+	}
+	for _, c := range conns {
+		for range 10 {
+			m := c.read()
+			for m["type"] == "op" {
+				m = c.read()
+			}
+			if m["type"] == "error" && m["code"] == "rate_limited" {
+				limited++
+			}
+		}
+	}
+	if limited < 20 {
+		t.Fatalf("%d of 40 ops from one user over 4 connections were limited; want most beyond the burst of 10", limited)
+	}
+}

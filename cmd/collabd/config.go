@@ -36,6 +36,7 @@ type limits struct {
 	EditorsPerDoc     int           // connected clients per document
 	EditsPerSecond    float64       // per connection, sustained (rate_limited)
 	EditBurst         int           // per connection, burst
+	UserEditRate      float64       // per user and document, over all their connections
 	IdleTimeout       time.Duration // a document with no clients is checkpointed and closed after this
 	RequestsPerSecond float64       // REST requests per user (rate_limited / 429)
 }
@@ -52,6 +53,7 @@ func defaultConfig() config {
 			EditorsPerDoc:     1000,
 			EditsPerSecond:    100,
 			EditBurst:         200,
+			UserEditRate:      1000,
 			IdleTimeout:       time.Minute,
 			RequestsPerSecond: 200,
 		},
@@ -100,6 +102,7 @@ func parseConfigWith(name string, args []string, getenv func(string) string, ext
 	value((*intValue)(&c.Limits.EditorsPerDoc), "max-editors", "COLLABD_MAX_EDITORS", "connected clients per document")
 	value((*floatValue)(&c.Limits.EditsPerSecond), "edit-rate", "COLLABD_EDIT_RATE", "edits per second per connection, sustained")
 	value((*intValue)(&c.Limits.EditBurst), "edit-burst", "COLLABD_EDIT_BURST", "edits per connection in a burst")
+	value((*floatValue)(&c.Limits.UserEditRate), "user-edit-rate", "COLLABD_USER_EDIT_RATE", "edits per second per user and document, over all their connections")
 	value((*floatValue)(&c.Limits.RequestsPerSecond), "request-rate", "COLLABD_REQUEST_RATE", "REST requests per second per user")
 	value((*durationValue)(&c.Limits.IdleTimeout), "idle-timeout", "COLLABD_IDLE_TIMEOUT", "close a document this long after its last client left")
 
@@ -145,6 +148,8 @@ func (c config) validate() error {
 		return errors.New("--max-editors must be at least 1")
 	case c.Limits.EditsPerSecond <= 0 || c.Limits.EditBurst < 1:
 		return errors.New("--edit-rate must be positive and --edit-burst at least 1")
+	case c.Limits.UserEditRate <= 0:
+		return errors.New("--user-edit-rate must be positive")
 	case c.Limits.RequestsPerSecond <= 0:
 		return errors.New("--request-rate must be positive")
 	case c.Limits.IdleTimeout <= 0:

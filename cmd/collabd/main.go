@@ -232,9 +232,10 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 		AllowedOrigins: c.AllowedOrigins, OpenSignup: c.OpenSignup, MaxDocBytes: c.Limits.MaxDocBytes,
 		Ready: st.Ping, UserRate: c.Limits.RequestsPerSecond, UserBurst: 2 * int(c.Limits.RequestsPerSecond),
 		Live: api.LiveConfig{
-			MaxMessageBytes: c.Limits.MaxMessageBytes,
-			EditsPerSecond:  c.Limits.EditsPerSecond,
-			EditBurst:       c.Limits.EditBurst,
+			MaxMessageBytes:    c.Limits.MaxMessageBytes,
+			EditsPerSecond:     c.Limits.EditsPerSecond,
+			EditBurst:          c.Limits.EditBurst,
+			UserEditsPerSecond: c.Limits.UserEditRate,
 		},
 	})
 
