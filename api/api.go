@@ -65,6 +65,7 @@ type API struct {
 	userLimit    *rateLimiter
 	ipLimit      *rateLimiter
 	userEdits    *rateLimiter // live edits per user and document, over all connections
+	userCache    *userCache   // owners and authors shown in answers
 
 	conns connTracker // open live connections
 }
@@ -145,6 +146,7 @@ func New(c Config) *API {
 	a.userLimit = newRateLimiter(orDefault(c.UserRate, 200), int(orDefault(float64(c.UserBurst), 400)))
 	a.ipLimit = newRateLimiter(orDefault(c.IPRate, 50), int(orDefault(float64(c.IPBurst), 100)))
 	a.userEdits = newRateLimiter(a.live.UserEditsPerSecond, int(2*a.live.UserEditsPerSecond))
+	a.userCache = newUserCache(a.users, 5*time.Second)
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), a.passwordCost)
 	for _, o := range c.AllowedOrigins {

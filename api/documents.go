@@ -37,7 +37,7 @@ func (a *API) access(r *http.Request, need collab.Role) (collab.DocumentID, coll
 func (a *API) documentJSON(r *http.Request, d collab.Document, role collab.Role, owners map[collab.UserID]userJSON) (documentJSON, error) {
 	owner, ok := owners[d.Owner]
 	if !ok {
-		u, err := a.users.User(r.Context(), d.Owner)
+		u, err := a.userCache.User(r.Context(), d.Owner)
 		if err != nil {
 			return documentJSON{}, err
 		}
@@ -280,7 +280,7 @@ func (a *API) listOps(w http.ResponseWriter, r *http.Request) {
 
 // userJSONOf shows an author; one whose account is gone shows its id.
 func (a *API) userJSONOf(r *http.Request, id collab.UserID) userJSON {
-	u, err := a.users.User(r.Context(), id)
+	u, err := a.userCache.User(r.Context(), id)
 	if err != nil {
 		return userJSON{ID: id, Username: string(id), Name: string(id), Color: collab.ColorFor(id)}
 	}

@@ -21,7 +21,7 @@ import (
 // env is a real server over HTTP on 127.0.0.1 with the embedded store in a
 // temp dir.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store collab.Store
 	reg   *session.Registry
 	api   *api.API
@@ -34,6 +34,7 @@ type testConfig struct {
 	session  session.Config
 	postgres bool // the store: Postgres (a throwaway database) instead of SQLite
 	closed   bool // sign-up closed
+	bench    bool // raise the REST rate limits
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -44,7 +45,9 @@ func onBothStores(t *testing.T, test func(t *testing.T, opt func(*testConfig))) 
 	t.Run("postgres", func(t *testing.T) { test(t, func(c *testConfig) { c.postgres = true }) })
 }
 
-func newEnv(t *testing.T, opts ...func(*testConfig)) *env {
+func newEnv(t *testing.T, opts ...func(*testConfig)) *env { return newEnvTB(t, opts...) }
+
+func newEnvTB(t testing.TB, opts ...func(*testConfig)) *env {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -72,6 +75,7 @@ func newEnv(t *testing.T, opts ...func(*testConfig)) *env {
 	a := api.New(api.Config{
 		Logger: logger, Sessions: reg, Log: st, Documents: st, Users: st, Tokens: tok,
 		OpenSignup: !cfg.closed, PasswordCost: 4, Live: cfg.live, Ready: st.Ping,
+		UserRate: map[bool]float64{true: 1e6, false: 0}[cfg.bench], UserBurst: map[bool]int{true: 1e6, false: 0}[cfg.bench],
 	})
 	srv := httptest.NewServer(a.Handler())
 	e := &env{t: t, store: st, reg: reg, api: a, tok: tok, srv: srv}
@@ -138,4 +142,26 @@ func (e *env) text(doc collab.DocumentID) string {
 		e.t.Fatal(err)
 	}
 	return content.Text()
+}
+
+// newEnvB is newEnv for a benchmark (a real server, quiet logs, the rate
+// limits raised so they do not shape what is measured).
+func newEnvB(b *testing.B, pg bool) *env {
+	b.Helper()
+	return newEnvTB(b, func(c *testConfig) { c.postgres = pg; c.bench = true })
+}
+
+func (e *env) signupB(b *testing.B, name string) string {
+	b.Helper()
+	_, tok := e.user(name)
+	return tok
+}
+
+func (e *env) createB(b *testing.B, token string) string {
+	b.Helper()
+	u, err := e.tok.Verify(context.Background(), token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(e.document(u, "hello"))
 }

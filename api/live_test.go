@@ -17,7 +17,7 @@ import (
 
 // wsConn is a raw live-protocol connection for tests.
 type wsConn struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 }
 

@@ -57,7 +57,7 @@ func (e *env) call(method, path, token string, body any, out any) (int, string) 
 }
 
 // expect checks a status and, for errors, the error code in the one shape.
-func expect(t *testing.T, what string, status int, body string, wantStatus int, wantCode collab.Code) {
+func expect(t testing.TB, what string, status int, body string, wantStatus int, wantCode collab.Code) {
 	t.Helper()
 	if status != wantStatus {
 		t.Fatalf("%s: status %d (%s), want %d", what, status, body, wantStatus)

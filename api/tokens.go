@@ -29,6 +29,7 @@ import (
 type Tokens struct {
 	secret []byte
 	users  collab.Users
+	cache  *userCache // users by id, for the per-request lookup
 	ttl    time.Duration
 	leeway time.Duration
 	now    func() time.Time
@@ -60,7 +61,7 @@ func NewTokens(c TokenConfig, users collab.Users) (*Tokens, error) {
 	if len(c.Secret) < 32 {
 		return nil, errors.New("the token secret must be at least 32 bytes")
 	}
-	t := &Tokens{secret: c.Secret, users: users, ttl: c.TTL, leeway: 30 * time.Second, now: time.Now,
+	t := &Tokens{secret: c.Secret, users: users, cache: newUserCache(users, 5*time.Second), ttl: c.TTL, leeway: 30 * time.Second, now: time.Now,
 		issuer: c.Issuer, issuerAlg: c.IssuerAlg}
 	if t.ttl <= 0 {
 		t.ttl = 30 * 24 * time.Hour
@@ -176,7 +177,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (collab.User, error) 
 }
 
 func (t *Tokens) user(ctx context.Context, id collab.UserID) (collab.User, error) {
-	u, err := t.users.User(ctx, id)
+	u, err := t.cache.User(ctx, id)
 	if errors.Is(err, collab.ErrNotFound) {
 		return collab.User{}, errBadToken
 	}
