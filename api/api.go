@@ -147,6 +147,9 @@ func New(c Config) *API {
 	a.ipLimit = newRateLimiter(orDefault(c.IPRate, 50), int(orDefault(float64(c.IPBurst), 100)))
 	a.userEdits = newRateLimiter(a.live.UserEditsPerSecond, int(2*a.live.UserEditsPerSecond))
 	a.userCache = newUserCache(a.users, 5*time.Second)
+	if a.tokens != nil {
+		a.userCache = a.tokens.cache // one cache for authentication and answers
+	}
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), a.passwordCost)
 	for _, o := range c.AllowedOrigins {

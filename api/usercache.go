@@ -52,10 +52,3 @@ func (c *userCache) User(ctx context.Context, id collab.UserID) (collab.User, er
 	c.mu.Unlock()
 	return u, nil
 }
-
-// forget drops a user whose account just changed.
-func (c *userCache) forget(id collab.UserID) {
-	c.mu.Lock()
-	delete(c.entries, id)
-	c.mu.Unlock()
-}
