@@ -46,6 +46,9 @@ type Options struct {
 	Committers int
 }
 
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns.
+const defaultMaxConns = 20
+
 // Open connects to the database at url (postgres://...; pool settings such
 // as pool_max_conns may be given in it), applies the migrations and starts
 // the committer.
@@ -61,6 +64,11 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*Store, error) 
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, collab.Errorf(collab.Invalid, "database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on two cores) queues reads behind the
+		// committers under load; a URL may still set its own.
+		cfg.MaxConns = defaultMaxConns
 	}
 	if err := migrate(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
