@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/collabd/collabd/internal/pgtest"
 )
 
 func env(m map[string]string) func(string) string {
@@ -108,5 +110,25 @@ func TestUnknownCommand(t *testing.T) {
 	err := Main(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "frobnicate") {
 		t.Fatalf("err = %v, want unknown command", err)
+	}
+}
+
+func TestMigrateOnEmptyDatabases(t *testing.T) {
+	for name, args := range map[string][]string{
+		"data dir": {"migrate", "--data-dir", t.TempDir() + "/fresh"},
+		"postgres": {"migrate", "--database-url", pgtest.Shared(t).NewDatabase(t)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out strings.Builder
+			for range 2 { // and again: applying is idempotent
+				out.Reset()
+				if err := Main(context.Background(), args, env(nil), &out, io.Discard, nil); err != nil {
+					t.Fatalf("collabd %v: %v", args, err)
+				}
+				if !strings.Contains(out.String(), "migrations applied") {
+					t.Fatalf("output %q", out.String())
+				}
+			}
+		})
 	}
 }
