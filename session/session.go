@@ -125,6 +125,7 @@ func (s *Session) run(ctx context.Context) {
 	}
 	log := s.cfg.Logger.With("doc", s.id)
 	idle := time.NewTimer(s.cfg.IdleTimeout)
+	idleArmed := true // idle will fire; re-armed whenever no peer is left
 	defer idle.Stop()
 	presence := time.NewTimer(time.Hour)
 	presence.Stop()
@@ -137,6 +138,7 @@ func (s *Session) run(ctx context.Context) {
 			s.handle(ctx, r)
 			if len(s.peers) == 0 {
 				idle.Reset(s.cfg.IdleTimeout) // activity without peers (REST edits) keeps it open too
+				idleArmed = true
 			}
 		case err := <-s.appended:
 			s.committed(ctx, err)
@@ -153,6 +155,7 @@ func (s *Session) run(ctx context.Context) {
 				s.startCheckpoint(ctx)
 			}
 		case <-idle.C:
+			idleArmed = false
 			if len(s.peers) == 0 && len(s.tentative) == 0 {
 				s.shutdown(ctx, 0, "")
 				return
@@ -164,6 +167,12 @@ func (s *Session) run(ctx context.Context) {
 		if s.retiring && len(s.tentative) == 0 {
 			s.shutdown(ctx, 0, "")
 			return
+		}
+		if len(s.peers) == 0 && !idleArmed {
+			// The last peer may have gone without a request (dropped as too
+			// slow): the idle clock starts now either way.
+			idle.Reset(s.cfg.IdleTimeout)
+			idleArmed = true
 		}
 		if s.dirtyPresence() && !s.presenceDue {
 			s.presenceDue = true

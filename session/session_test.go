@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/collabd/collabd/collab"
@@ -480,4 +481,42 @@ func TestOpBasedBeforeTheWindowIsTransformedPastEveryLaterEdit(t *testing.T) {
 	if got := a.doc.Text(); got != "AAAAAAAAAAhello!\n" {
 		t.Fatalf("text = %q: b's insert after hello landed in the wrong place", got)
 	}
+}
+
+// TestSessionRetiresAfterItsLastPeerIsDropped runs on synctest's fake
+// clock: the idle timer fires while a peer is connected, then the peer is
+// dropped (too slow) by a commit, with no request after it; the session
+// must still retire an idle timeout later.
+func TestSessionRetiresAfterItsLastPeerIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := newMemLog()
+		log.create("doc", "")
+		cfg := testConfig(log)
+		cfg.QueueLen = 4
+		cfg.IdleTimeout = time.Minute
+		reg := NewRegistry(cfg)
+		defer reg.Close(context.Background())
+		slow, err := reg.Join(context.Background(), "doc", JoinRequest{Client: "slow", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute) // the idle timer fires while the peer is here
+		// The welcome and three ops fill the queue; the fourth's commit
+		// drops the peer.
+		for i := range 4 {
+			if _, err := reg.Submit(context.Background(), "doc", Edit{Client: "rest", Seq: int64(i + 1), User: collab.UserInfo{ID: "u"}, Base: int64(i), Delta: ot.Delta{ot.InsertText("x", nil)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range slow.Outbox() { // closed when the peer was dropped
+		}
+		if code, _ := slow.CloseCode(); code != collab.CloseTryAgainLater {
+			t.Fatalf("slow peer closed with %d, want 1013", code)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if reg.Len() != 0 {
+			t.Fatal("the session never retired after its last peer was dropped")
+		}
+	})
 }
