@@ -160,7 +160,10 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 	if cuts == 0 || restarts == 0 || reconnects <= nClients {
 		t.Errorf("%d connections cut, %d restarts, %d reconnects: the test did not exercise reconnecting", cuts, restarts, reconnects)
 	}
-	if len(hist) < nClients*5 {
+	// How many edits a client composes into one op depends on how fast
+	// acks come back (a loaded machine composes more), so only ask that
+	// every client committed something.
+	if len(byOp) == 0 || len(hist) < nClients {
 		t.Errorf("only %d ops committed: the test did not exercise concurrent editing", len(hist))
 	}
 }
