@@ -26,10 +26,8 @@ type clock struct{ epoch time.Time }
 
 func newClock() clock { return clock{epoch: time.Now().Add(-time.Millisecond)} }
 
-func (c clock) now() int64                   { return int64(time.Since(c.epoch)) }
-func (c clock) at(t time.Time) int64         { return int64(t.Sub(c.epoch)) }
-func (c clock) time(ns int64) time.Time      { return c.epoch.Add(time.Duration(ns)) }
-func (c clock) since(ns int64) time.Duration { return time.Duration(c.now() - ns) }
+func (c clock) now() int64              { return int64(time.Since(c.epoch)) }
+func (c clock) time(ns int64) time.Time { return c.epoch.Add(time.Duration(ns)) }
 
 // slot follows one op.
 type slot struct {
