@@ -160,28 +160,13 @@ const attempts = 5
 // Join adds a client to a document's session. The peer's first outgoing
 // message is the welcome.
 func (r *Registry) Join(ctx context.Context, doc collab.DocumentID, j JoinRequest) (*Peer, error) {
-	for range attempts {
-		s, err := r.session(doc)
-		if err != nil {
-			return nil, err
-		}
-		reply := make(chan joinResult, 1)
-		if s.send(ctx, request{kind: reqJoin, join: j, reply: reply}, nil) {
-			select {
-			case res := <-reply:
-				return res.peer, res.err
-			case <-s.done:
-			case <-ctx.Done():
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if s.err != nil {
-			return nil, sessionError(s.err)
-		}
+	res, err := ask(ctx, r, doc, func(reply chan joinResult) request {
+		return request{kind: reqJoin, join: j, reply: reply}
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, collab.Errorf(collab.Unavailable, "document is busy; try again")
+	return res.peer, res.err
 }
 
 // Edit is an edit submitted outside a live connection (the REST API).
@@ -196,31 +181,48 @@ type Edit struct {
 // Submit applies an edit through the document's session, exactly as a live
 // client's op (transformed, stored, broadcast), and returns its version.
 func (r *Registry) Submit(ctx context.Context, doc collab.DocumentID, e Edit) (int64, error) {
+	res, err := ask(ctx, r, doc, func(reply chan opResult) request {
+		return request{kind: reqOp, op: pendingOp{reply: reply, client: e.Client, user: e.User, seq: e.Seq, base: e.Base, delta: e.Delta}}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return res.version, res.err
+}
+
+// ask sends a request that wants one answer to a document's session,
+// opening it if needed. If the session retires before answering, it asks
+// the next one: an op it never answered was never acknowledged, so asking
+// again is safe (protocol: exactly once recognises it if it was stored).
+func ask[T any](ctx context.Context, r *Registry, doc collab.DocumentID, build func(reply chan T) request) (T, error) {
+	var zero T
 	for range attempts {
 		s, err := r.session(doc)
 		if err != nil {
-			return 0, err
+			return zero, err
 		}
-		reply := make(chan opResult, 1)
-		op := pendingOp{reply: reply, client: e.Client, user: e.User, seq: e.Seq, base: e.Base, delta: e.Delta}
-		if s.send(ctx, request{kind: reqOp, op: op}, nil) {
+		reply := make(chan T, 1) // room for one: the session never waits on us
+		if s.send(ctx, build(reply), nil) {
 			select {
 			case res := <-reply:
-				return res.version, res.err
+				return res, nil
 			case <-s.done:
-				// The session ended with the op tentative at most; it was not
-				// acknowledged, so trying again is safe (exactly once).
+				select { // an answer sent just before the session ended
+				case res := <-reply:
+					return res, nil
+				default:
+				}
 			case <-ctx.Done():
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return zero, err
 		}
 		if s.err != nil {
-			return 0, sessionError(s.err)
+			return zero, sessionError(s.err)
 		}
 	}
-	return 0, collab.Errorf(collab.Unavailable, "document is busy; try again")
+	return zero, collab.Errorf(collab.Unavailable, "document is busy; try again")
 }
 
 // CloseDocument disconnects everyone from a document with a close code
