@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -120,6 +121,13 @@ func newRateLimiter(rate float64, burst int) *rateLimiter {
 }
 
 func (l *rateLimiter) allow(key string, now time.Time) bool {
+	ok, _ := l.take(key, now)
+	return ok
+}
+
+// take is allow that also says, when it refuses, how long until the key's
+// bucket holds a token again.
+func (l *rateLimiter) take(key string, now time.Time) (ok bool, wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -136,15 +144,26 @@ func (l *rateLimiter) allow(key string, now time.Time) bool {
 		b = &nb
 		l.buckets[key] = b
 	}
-	return b.take(now)
+	if b.take(now) {
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// refuse answers 429 rate_limited with Retry-After: the whole seconds
+// until the bucket refills a token (at least 1), so a client that honours
+// it is let in on its next try, whatever the configured rate.
+func (a *API) refuse(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := max(1, int64(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeError(w, r, a.logger, collab.Errorf(collab.RateLimited, "too many requests; slow down"))
 }
 
 // limitByIP limits requests per client IP.
 func (a *API) limitByIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.ipLimit.allow(clientIP(r), time.Now()) {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, r, a.logger, collab.Errorf(collab.RateLimited, "too many requests; slow down"))
+		if ok, wait := a.ipLimit.take(clientIP(r), time.Now()); !ok {
+			a.refuse(w, r, wait)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -154,9 +173,8 @@ func (a *API) limitByIP(next http.Handler) http.Handler {
 // limitByUser limits requests per authenticated user (after requireUser).
 func (a *API) limitByUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.userLimit.allow(string(userFrom(r).ID), time.Now()) {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, r, a.logger, collab.Errorf(collab.RateLimited, "too many requests; slow down"))
+		if ok, wait := a.userLimit.take(string(userFrom(r).ID), time.Now()); !ok {
+			a.refuse(w, r, wait)
 			return
 		}
 		next.ServeHTTP(w, r)

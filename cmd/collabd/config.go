@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ type limits struct {
 	UserEditRate      float64       // per user and document, over all their connections
 	IdleTimeout       time.Duration // a document with no clients is checkpointed and closed after this
 	RequestsPerSecond float64       // REST requests per user (rate_limited / 429)
+	IPRate            float64       // live handshakes and requests without credentials per client IP (429, Retry-After)
+	IPBurst           int           // per client IP, burst
 }
 
 func defaultConfig() config {
@@ -56,6 +59,8 @@ func defaultConfig() config {
 			UserEditRate:      1000,
 			IdleTimeout:       time.Minute,
 			RequestsPerSecond: 200,
+			IPRate:            50,
+			IPBurst:           100,
 		},
 	}
 }
@@ -104,6 +109,8 @@ func parseConfigWith(name string, args []string, getenv func(string) string, ext
 	value((*intValue)(&c.Limits.EditBurst), "edit-burst", "COLLABD_EDIT_BURST", "edits per connection in a burst")
 	value((*floatValue)(&c.Limits.UserEditRate), "user-edit-rate", "COLLABD_USER_EDIT_RATE", "edits per second per user and document, over all their connections")
 	value((*floatValue)(&c.Limits.RequestsPerSecond), "request-rate", "COLLABD_REQUEST_RATE", "REST requests per second per user")
+	value((*floatValue)(&c.Limits.IPRate), "ip-rate", "COLLABD_IP_RATE", "live handshakes and requests without credentials per second per client IP")
+	value((*intValue)(&c.Limits.IPBurst), "ip-burst", "COLLABD_IP_BURST", "live handshakes and requests without credentials per client IP in a burst")
 	value((*durationValue)(&c.Limits.IdleTimeout), "idle-timeout", "COLLABD_IDLE_TIMEOUT", "close a document this long after its last client left")
 
 	if err := fs.Parse(args); err != nil {
@@ -152,6 +159,8 @@ func (c config) validate() error {
 		return errors.New("--user-edit-rate must be positive")
 	case c.Limits.RequestsPerSecond <= 0:
 		return errors.New("--request-rate must be positive")
+	case !(c.Limits.IPRate > 0) || math.IsInf(c.Limits.IPRate, 1) || c.Limits.IPBurst < 1: // NaN too
+		return errors.New("--ip-rate must be positive and --ip-burst at least 1")
 	case c.Limits.IdleTimeout <= 0:
 		return errors.New("--idle-timeout must be positive")
 	}

@@ -231,6 +231,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 		Logger: log, Sessions: registry, Log: st, Documents: st, Users: st, Tokens: tokens,
 		AllowedOrigins: c.AllowedOrigins, OpenSignup: c.OpenSignup, MaxDocBytes: c.Limits.MaxDocBytes,
 		Ready: st.Ping, UserRate: c.Limits.RequestsPerSecond, UserBurst: 2 * int(c.Limits.RequestsPerSecond),
+		IPRate: c.Limits.IPRate, IPBurst: c.Limits.IPBurst,
 		Live: api.LiveConfig{
 			MaxMessageBytes:    c.Limits.MaxMessageBytes,
 			EditsPerSecond:     c.Limits.EditsPerSecond,

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/collab/client"
 	"github.com/collabd/collabd/internal/pgtest"
 )
 
@@ -46,6 +50,23 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || !c.OpenSignup || c.DatabaseURL != "" {
 		t.Errorf("defaults = %+v", c)
 	}
+	if c.Limits.IPRate != 50 || c.Limits.IPBurst != 100 {
+		t.Errorf("ip rate, burst = %v, %d; want 50, 100", c.Limits.IPRate, c.Limits.IPBurst)
+	}
+}
+
+func TestConfigIPRate(t *testing.T) {
+	c, err := parseConfig("collabd", []string{"--ip-burst", "3"},
+		env(map[string]string{"COLLABD_IP_RATE": "7.5", "COLLABD_IP_BURST": "9"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.IPRate != 7.5 {
+		t.Errorf("ip rate = %v, want the environment's 7.5", c.Limits.IPRate)
+	}
+	if c.Limits.IPBurst != 3 {
+		t.Errorf("ip burst = %d, want the flag's 3", c.Limits.IPBurst)
+	}
 }
 
 func TestConfigRejectsBadValues(t *testing.T) {
@@ -58,6 +79,11 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"bad env number", nil, map[string]string{"COLLABD_EDIT_RATE": "fast"}, "COLLABD_EDIT_RATE"},
 		{"bad flag duration", []string{"--idle-timeout", "soon"}, nil, "idle-timeout"},
 		{"negative rate", []string{"--edit-rate", "-1"}, nil, "--edit-rate"},
+		{"zero ip rate", []string{"--ip-rate", "0"}, nil, "--ip-rate"},
+		{"NaN ip rate", nil, map[string]string{"COLLABD_IP_RATE": "NaN"}, "--ip-rate"},
+		{"infinite ip rate", []string{"--ip-rate", "+Inf"}, nil, "--ip-rate"},
+		{"bad env ip rate", nil, map[string]string{"COLLABD_IP_RATE": "lots"}, "COLLABD_IP_RATE"},
+		{"zero ip burst", []string{"--ip-burst", "0"}, nil, "--ip-burst"},
 		{"not postgres", []string{"--database-url", "mysql://x"}, nil, "postgres://"},
 		{"alg", []string{"--issuer-alg", "none"}, nil, "issuer-alg"},
 		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
@@ -103,6 +129,90 @@ func TestServeAnswersHealthzAndStops(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop within 30s of cancel")
+	}
+}
+
+// TestConfigIPRateLimitsLiveHandshakes: --ip-rate and --ip-burst reach the
+// server; a live handshake over the rate is answered 429 with the
+// Retry-After the rate implies, which the Go client honours when it dials
+// again; 401 and 404 reach the client as typed errors at once.
+func TestConfigIPRateLimitsLiveHandshakes(t *testing.T) {
+	srv := startServer(t, "--data-dir", t.TempDir(), "--ip-rate", "0.5", "--ip-burst", "3")
+	rc := signup(t, srv.addr) // takes one of the address's 3 tokens
+	doc := rc.createDocument("hi")
+	live := wsURL(srv.addr, doc)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+
+	// One token each; at 0.5/s, the 3 tokens last through these.
+	_, err := client.Dial(ctx, client.Options{URL: live, Header: bearer("not-a-token")})
+	if !errors.Is(err, client.ErrUnauthorized) || collab.ErrorCode(err) != collab.Unauthorized {
+		t.Fatalf("dial with a bad token = %v, want ErrUnauthorized (code unauthorized)", err)
+	}
+	_, err = client.Dial(ctx, client.Options{URL: wsURL(srv.addr, "no-such-document"), Header: bearer(rc.token)})
+	if !errors.Is(err, client.ErrNotFound) || collab.ErrorCode(err) != collab.NotFound {
+		t.Fatalf("dial to a missing document = %v, want ErrNotFound (code not_found)", err)
+	}
+
+	// Take tokens without credentials until a handshake that got one (401)
+	// is followed at once by one refused: the bucket is then empty, and a
+	// token is two seconds away (polling while refused takes none).
+	get := func() *http.Response {
+		resp, err := http.Get("http" + strings.TrimPrefix(live, "ws"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	var refused *http.Response
+	deadline := time.Now().Add(patience)
+	for prev := 0; refused == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("no handshake refused right after one let in")
+		}
+		resp := get()
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests && prev == http.StatusUnauthorized:
+			refused = resp
+		case resp.StatusCode == http.StatusTooManyRequests:
+			time.Sleep(50 * time.Millisecond) // polling until the bucket refills
+		case resp.StatusCode != http.StatusUnauthorized:
+			t.Fatalf("handshake without credentials = %d, want 401 or 429", resp.StatusCode)
+		}
+		prev = resp.StatusCode
+	}
+	if got := refused.Header.Get("Retry-After"); got != "2" {
+		t.Errorf("Retry-After = %q, want \"2\" (one token at 0.5/s)", got)
+	}
+
+	var mu sync.Mutex
+	var retries []error
+	start := time.Now()
+	c, err := client.Dial(ctx, client.Options{
+		URL: live, Header: bearer(rc.token), ReconnectMin: time.Millisecond, ReconnectMax: 10 * time.Millisecond,
+		OnRetry: func(err error, _ time.Duration) { mu.Lock(); retries = append(retries, err); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatalf("dial while rate limited = %v, want it to wait and get in", err)
+	}
+	defer c.Close()
+	took := time.Since(start)
+	if got := c.Text(); got != "hi\n" {
+		t.Errorf("text = %q, want %q", got, "hi\n")
+	}
+	waitFor(t, patience, "OnRetry", func() bool { mu.Lock(); defer mu.Unlock(); return len(retries) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, err := range retries {
+		var he *client.HandshakeError
+		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter < time.Second {
+			t.Errorf("retried after %v, want a 429 with Retry-After", err)
+		}
+	}
+	if took < time.Second {
+		t.Errorf("dial got in after %v, sooner than the server's Retry-After", took)
 	}
 }
 

@@ -45,10 +45,13 @@ type Options struct {
 	// Dialer dials the WebSocket; nil uses a copy of websocket.DefaultDialer.
 	Dialer *websocket.Dialer
 
-	// Callbacks. They run on the client's reader goroutine, one at a time,
-	// in the order of the events, with no lock held: they may call the
-	// Client's methods, except Close. A callback that blocks stalls the
-	// connection (and the server drops a client too slow to keep up).
+	// Callbacks. They run on the client's callback goroutine, one at a
+	// time, in the order of the events, with no lock held: they may call
+	// the Client's methods, except Close. The reader waits for the
+	// callbacks of each server message before it reads the next, so a
+	// callback that blocks stalls the connection (and the server drops a
+	// client too slow to keep up); Submit and SetSelection never wait for
+	// them, so an app may hold its own lock while calling them.
 
 	// OnRemote is called after a remote edit (or a snapshot after a resync)
 	// changed the local document.
@@ -59,6 +62,18 @@ type Options struct {
 	// refused (a *collab.Error, see collab.ErrorCode) and unacknowledged
 	// edits dropped by a resync (ErrEditsDropped).
 	OnError func(error)
+	// OnAck is called when the server has stored the op with seq (the seq
+	// SubmitSeq returned) as edit version: once per seq, whether the ack
+	// came as an ack message or as the op itself in a welcome after a
+	// reconnect (protocol: exactly once).
+	OnAck func(seq, version int64)
+	// OnStatus is called when the client moves between its three states
+	// (Synchronized, AwaitingAck, AwaitingAckWithBuffer), with the new one.
+	OnStatus func(Status)
+	// OnRetry is called when a connection attempt failed (Dial's retries of
+	// a rate-limited handshake included) or a connection was lost, with
+	// why, before the client waits wait and dials again.
+	OnRetry func(err error, wait time.Duration)
 }
 
 // Remote is a remote edit as it changed the local document.
@@ -100,6 +115,15 @@ var (
 	// 4403.
 	ErrDocumentDeleted = &CloseError{Code: collab.CloseDocumentGone}
 	ErrAccessRevoked   = &CloseError{Code: collab.CloseAccessRevoked}
+	// ErrUnauthorized (401: no valid credentials), ErrForbidden (403: a
+	// cookie from a foreign origin), ErrNotFound (404: no such document, or
+	// the caller may not see it) and ErrRateLimited (429: too many
+	// handshakes from this address) match (errors.Is) the *HandshakeError
+	// of a handshake refused with that status.
+	ErrUnauthorized = &HandshakeError{Status: http.StatusUnauthorized}
+	ErrForbidden    = &HandshakeError{Status: http.StatusForbidden}
+	ErrNotFound     = &HandshakeError{Status: http.StatusNotFound}
+	ErrRateLimited  = &HandshakeError{Status: http.StatusTooManyRequests}
 )
 
 // CloseError is a close code that ends the client for good: 1008 (policy:
@@ -132,11 +156,21 @@ func (e *CloseError) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// HandshakeError is a handshake the server refused with an HTTP status
-// (401, 403, 404 end the client; others are retried).
+// HandshakeError is a handshake the server refused with an HTTP status.
+// Dial returns it at once, except for 429, which it retries within its
+// context's deadline. After the first welcome, 4xx statuses other than
+// 408 and 429 end the client; others are retried.
 type HandshakeError struct {
 	Status int
 	Body   string // the start of the response body, if any
+	// Code and Message are the body's {"error":{"code","message"}}, when it
+	// has that shape; Unwrap then returns them as a *collab.Error, so
+	// collab.ErrorCode works on the error too.
+	Code    collab.Code
+	Message string
+	// RetryAfter is the server's Retry-After (0: none sent). The client
+	// waits at least this long before it dials again.
+	RetryAfter time.Duration
 }
 
 func (e *HandshakeError) Error() string {
@@ -147,24 +181,43 @@ func (e *HandshakeError) Error() string {
 	return s
 }
 
+// Is matches any *HandshakeError with the same status (ErrNotFound, …).
+func (e *HandshakeError) Is(target error) bool {
+	t, ok := target.(*HandshakeError)
+	return ok && t.Status == e.Status
+}
+
+// Unwrap returns the body's error, if it had one.
+func (e *HandshakeError) Unwrap() error {
+	if e.Code == "" {
+		return nil
+	}
+	return &collab.Error{Code: e.Code, Message: e.Message}
+}
+
 // Client is a live connection to one document that survives disconnects.
 // Its methods are safe for concurrent use.
 //
-// Concurrency: one mutex, mu, guards all mutable state. Three kinds of
+// Concurrency: one mutex, mu, guards all mutable state. Four kinds of
 // goroutine take it, never across I/O or a callback: the run goroutine
 // (dials, then reads the connection and handles each message), the
 // writer goroutine of the current connection (the only one that writes
-// data frames), and callers of the public methods. Callbacks run on the
-// run goroutine after it released mu.
+// data frames), the callback goroutine (notify), and callers of the
+// public methods. Events are queued under mu, in order, and notify runs
+// their callbacks after releasing it.
 type Client struct {
 	// Set by Dial; read-only afterwards.
-	opts   Options
-	id     collab.ClientID
-	log    *slog.Logger
-	dialer websocket.Dialer
-	ctx    context.Context // cancelled by Close: ends dialing, waiting and the connection
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run returns
+	opts         Options
+	id           collab.ClientID
+	log          *slog.Logger
+	dialer       websocket.Dialer
+	ctx          context.Context // cancelled by Close: ends dialing, waiting and the connection
+	cancel       context.CancelFunc
+	dialDeadline time.Time     // Dial's ctx deadline (zero: none): bounds retries of the first connection
+	done         chan struct{} // closed when run and notify have returned
+	wake         chan struct{} // cap 1: events were queued
+	quit         chan struct{} // closed when run returns: notify runs what is left and returns
+	notified     chan struct{} // closed when notify returns
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -176,7 +229,10 @@ type Client struct {
 	peers      map[collab.ClientID]*peer // others', in terms of the server document at st.version
 	changed    chan struct{}             // closed and replaced at every change (WaitSynced, Changed)
 	first      chan error                // Dial waits on it for the first welcome; nil after
+	dialErr    error                     // why the last attempt of the first connection failed (Dial's error when ctx ends)
 	err        error                     // why the client stopped; set once, just before done closes
+	status     Status                    // as last reported to OnStatus
+	events     []func()                  // callbacks queued for notify, in the order of their events
 }
 
 type peer struct {
@@ -186,9 +242,15 @@ type peer struct {
 
 // Dial connects to the document and returns once the server's first
 // welcome has been handled, so Doc and Version are meaningful at once. If
-// that first connection fails, Dial returns the error and does not retry;
-// after it, the client reconnects by itself until Close or a close code
-// that ends it (see Done). ctx bounds the first connection only.
+// the handshake is refused with 429 (rate limited), Dial waits (the
+// server's Retry-After, or else the reconnect backoff) and tries again, as
+// long as the wait ends before ctx's deadline; it returns the
+// *HandshakeError at once when it would not. Any other failure of the
+// first connection is returned at once: a refused handshake as a
+// *HandshakeError (errors.Is ErrUnauthorized, ErrForbidden, ErrNotFound).
+// After the first welcome, the client reconnects by itself until Close or
+// a close code that ends it (see Done). ctx bounds the first connection
+// only.
 func Dial(ctx context.Context, opts Options) (*Client, error) {
 	u, err := url.Parse(opts.URL)
 	if err != nil {
@@ -222,6 +284,14 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		peers:   make(map[collab.ClientID]*peer),
 		changed: make(chan struct{}),
 		first:   make(chan error, 1),
+		status:  Synchronized,
+		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+
+		notified: make(chan struct{}),
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.dialDeadline = d
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -234,6 +304,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	first := c.first
+	go c.notify()
 	go c.run()
 	select {
 	case err := <-first:
@@ -244,6 +315,12 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		return c, nil
 	case <-ctx.Done():
 		c.Close()
+		c.mu.Lock()
+		last := c.dialErr
+		c.mu.Unlock()
+		if last != nil {
+			return nil, fmt.Errorf("dial %s: %w; last attempt: %w", opts.URL, ctx.Err(), last)
+		}
 		return nil, fmt.Errorf("dial %s: %w", opts.URL, ctx.Err())
 	}
 }
@@ -255,26 +332,43 @@ func (c *Client) ID() collab.ClientID { return c.id }
 // server (or, while an op is in flight or the client is offline, composes
 // it into the buffer that is sent next). The edit must fit the local
 // document, Doc(); an edit that does not is an error and changes nothing.
-// After the client stopped, Submit returns Err().
+// After the client stopped, Submit returns Err(). SubmitSeq also returns
+// the op's seq.
 func (c *Client) Submit(d ot.Delta) error {
+	_, err := c.SubmitSeq(d)
+	return err
+}
+
+// SubmitSeq is Submit that also returns the seq of the op that carries the
+// edit, which OnAck reports with the edit's version once the server has
+// stored it. Edits made while an op is in flight are composed into the
+// buffer, the next op, so several calls may return the same seq (and one
+// OnAck answers them all). An empty edit sends nothing and returns 0. If
+// the op is dropped instead (refused, or lost to a resync: OnError says
+// which), no OnAck comes for its seq, and the seq is never used again.
+func (c *Client) SubmitSeq(d ot.Delta) (seq int64, err error) {
 	if err := ot.ValidateEdit(d); err != nil {
-		return fmt.Errorf("submit: %w", err)
+		return 0, fmt.Errorf("submit: %w", err)
 	}
 	d = ot.Canonical(d)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
-		return c.err
+		return 0, c.err
 	}
 	if c.you.Role == collab.Viewer {
-		return collab.Errorf(collab.Forbidden, "a viewer cannot edit this document")
+		return 0, collab.Errorf(collab.Forbidden, "a viewer cannot edit this document")
 	}
 	if len(d) == 0 {
-		return nil
+		return 0, nil
 	}
 	p, err := c.st.local(d)
 	if err != nil {
-		return fmt.Errorf("submit: %w", err)
+		return 0, fmt.Errorf("submit: %w", err)
+	}
+	seq = c.st.bufferSeq()
+	if p != nil {
+		seq = p.seq
 	}
 	if c.selection != nil {
 		r := ot.TransformRange(d, *c.selection)
@@ -284,7 +378,7 @@ func (c *Client) Submit(d ot.Delta) error {
 		c.sendOp(c.conn)
 	}
 	c.changedLocked()
-	return nil
+	return seq, nil
 }
 
 // SetSelection sets the local selection (nil: not focused), in terms of the
@@ -407,10 +501,17 @@ func (c *Client) Changed() <-chan struct{} {
 	return c.changed
 }
 
-// changedLocked wakes everyone waiting on Changed.
+// changedLocked wakes everyone waiting on Changed, and queues OnStatus if
+// the state moved.
 func (c *Client) changedLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
+	if s := c.st.status(); s != c.status {
+		c.status = s
+		if f := c.opts.OnStatus; f != nil {
+			c.queueLocked(func() { f(s) })
+		}
+	}
 }
 
 // WaitSynced waits until the client is connected and every local edit is

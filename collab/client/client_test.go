@@ -343,7 +343,7 @@ func TestDialContextEnds(t *testing.T) {
 		_, err := Dial(ctx, Options{URL: s.url()})
 		errc <- err
 	}()
-	eventually(t, "the handshake to start", func() bool { return runtime.NumGoroutine() > base+2 })
+	eventually(t, "the handshake to start", func() bool { return len(s.handshakeTimes()) == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("dial = %v, want context.Canceled", err)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +56,11 @@ func (cn *conn) kick() {
 // run is the client's main goroutine: it dials, reads the connection until
 // it ends, and decides whether and when to dial again.
 func (c *Client) run() {
-	defer close(c.done)
+	defer func() {
+		close(c.quit)
+		<-c.notified
+		close(c.done)
+	}()
 	attempt := 0
 	for {
 		welcomed, err := c.connect()
@@ -66,7 +71,7 @@ func (c *Client) run() {
 		case c.ctx.Err() != nil:
 			c.stop(ErrClosed)
 			return
-		case first != nil:
+		case first != nil && !errors.Is(err, ErrRateLimited):
 			// The first connection failed: Dial reports it, no retry.
 			c.stop(err)
 			first <- err
@@ -81,7 +86,30 @@ func (c *Client) run() {
 		}
 		wait := backoff(c.opts.ReconnectMin, c.opts.ReconnectMax, attempt)
 		attempt++
+		if he := (*HandshakeError)(nil); errors.As(err, &he) && he.RetryAfter > 0 {
+			// Never before the server said; spread the clients it told
+			// the same over half as long again.
+			wait = he.RetryAfter + rand.N(he.RetryAfter/2+1)
+		}
+		if first != nil {
+			// Only a rate-limited first handshake gets here. If the wait
+			// outlasts Dial's ctx, say why now rather than at its deadline.
+			if !c.dialDeadline.IsZero() && time.Now().Add(wait).After(c.dialDeadline) {
+				err = fmt.Errorf("%w (retrying in %v would pass the dial deadline)", err, wait.Round(time.Millisecond))
+				c.stop(err)
+				first <- err
+				return
+			}
+			c.mu.Lock()
+			c.dialErr = err
+			c.mu.Unlock()
+		}
 		c.log.Info("connection lost; reconnecting", "err", err, "in", wait)
+		if f := c.opts.OnRetry; f != nil {
+			c.mu.Lock()
+			c.queueLocked(func() { f(err, wait) })
+			c.mu.Unlock()
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -114,6 +142,51 @@ func permanent(err error) bool {
 		he.Status != http.StatusRequestTimeout && he.Status != http.StatusTooManyRequests
 }
 
+// handshakeError describes a refused handshake: its status, the start of
+// its body, the body's error code if it is the server's error shape, and
+// Retry-After.
+func handshakeError(resp *http.Response, now time.Time) *HandshakeError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	e := &HandshakeError{
+		Status:     resp.StatusCode,
+		Body:       strings.TrimSpace(string(body)),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
+	}
+	var shape struct {
+		Error struct {
+			Code    collab.Code `json:"code"`
+			Message string      `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &shape) == nil {
+		e.Code, e.Message = shape.Error.Code, shape.Error.Message
+	}
+	return e
+}
+
+// maxRetryAfter bounds a server's Retry-After, so a wrong one (a date
+// years away) cannot park a client for good.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads Retry-After: delay-seconds or an HTTP date
+// (RFC 9110 10.2.3). Absent, malformed or past is 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
+}
+
 // backoff returns the wait before attempt n (from 0): full jitter, a
 // random time in [0, min(max, lo·2ⁿ)).
 func backoff(lo, hi time.Duration, n int) time.Duration {
@@ -135,9 +208,7 @@ func (c *Client) connect() (welcomed bool, err error) {
 	ws, resp, err := c.dial()
 	if err != nil {
 		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-			return false, fmt.Errorf("dial %s: %w", c.opts.URL,
-				&HandshakeError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))})
+			return false, fmt.Errorf("dial %s: %w", c.opts.URL, handshakeError(resp, time.Now()))
 		}
 		return false, fmt.Errorf("dial %s: %w", c.opts.URL, err)
 	}
@@ -248,10 +319,18 @@ func (c *Client) read(cn *conn) (welcomed bool, err error) {
 		c.mu.Lock()
 		notes, err := c.handle(cn, msg)
 		welcomed = cn.welcomed
+		c.queueLocked(notes...)
 		c.changedLocked()
+		var ran chan struct{}
+		if len(c.events) > 0 {
+			// Wait for this message's callbacks before reading the next:
+			// a slow app slows its connection, not its memory.
+			ran = make(chan struct{})
+			c.queueLocked(func() { close(ran) })
+		}
 		c.mu.Unlock()
-		for _, note := range notes {
-			note()
+		if ran != nil {
+			<-ran
 		}
 		if errors.Is(err, errResync) {
 			return welcomed, c.abort(cn, websocket.CloseNormalClosure, err)

@@ -1,13 +1,24 @@
 // Package client is a Go client of collabd's live protocol (docs/protocol.md,
-// "Client behaviour"), for apps, tests and load generators. It keeps the
+// "How the shipped clients behave"), for apps, tests and load generators. It keeps the
 // same three states as the browser editor and ot.js's client: synchronized,
 // awaiting ack (one op in flight), awaiting ack with buffer (later local
 // edits composed into one).
 //
-//	c, err := client.Dial(ctx, client.Options{URL: "ws://host/v1/documents/ID/live", Header: h})
-//	err = c.Submit(ot.Delta{ot.Retain(5, nil), ot.InsertText("x", nil)})
+//	c, err := client.Dial(ctx, client.Options{URL: "ws://host/v1/documents/ID/live", Header: h,
+//		OnAck: func(seq, version int64) { … }, OnStatus: func(s client.Status) { … }})
+//	seq, err := c.SubmitSeq(ot.Delta{ot.Retain(5, nil), ot.InsertText("x", nil)})
 //	err = c.WaitSynced(ctx)
 //	c.Close()
+//
+// Dial returns once the first welcome is handled. A handshake refused with
+// 429 is dialled again after the server's Retry-After (or the backoff), as
+// long as that ends before ctx's deadline; 401, 403 and 404 come back at
+// once as a *HandshakeError that errors.Is ErrUnauthorized, ErrForbidden
+// or ErrNotFound. SubmitSeq returns the seq of the op that carries the
+// edit; OnAck reports it once with its version when the server has stored
+// it. Callbacks (OnRemote, OnPresence, OnError, OnAck, OnStatus, OnRetry)
+// run one at a time, in the order of the events, on a goroutine of their
+// own; the reader waits for each message's callbacks, Submit never does.
 //
 // An edit is applied locally at once and sent when nothing is in flight.
 // A remote edit transforms the in-flight op, the buffer and the local
@@ -22,9 +33,9 @@
 // knows only the live endpoint). Close codes 1008, 4403 and 4404 end the
 // client (Done, Err); other codes and network errors make it redial.
 //
-// Files: client.go (the API and its one mutex), state.go (the three
-// states, no I/O), conn.go (dialing, the reader and the writer of a
-// connection), handle.go (what each server message does), messages.go
+// Files: client.go (the API and its one mutex), notify.go (the callback
+// goroutine), state.go (the three states, no I/O), conn.go (dialing and its retries,
+// the reader and the writer of a connection), handle.go (what each server message does), messages.go
 // (strict decoding: a misbehaving server gets its connection dropped,
 // never a panic). The package is past 1,500 lines because of that
 // decoding and the connection's life (backoff, pings, closing handshake),

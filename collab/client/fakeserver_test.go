@@ -30,22 +30,25 @@ type fakeServer struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	doc       ot.Doc
-	edits     []collab.WireEdit // edits[i].Version == i+1
-	conns     map[*fakeConn]bool
-	committed map[clientSeq]int64 // exactly once: (client, seq) → version
-	received  []opRecord          // every op message, in arrival order
-	hellos    []helloRecord
-	held      map[collab.ClientID]bool // ops from these clients wait in queue
-	queue     []queuedOp
-	stall     bool                              // never answer a handshake
-	reject    int                               // HTTP status for handshakes; 0 accepts
-	snapshot  bool                              // answer every hello with the document
-	dropAck   map[collab.ClientID]bool          // commit the client's next op, then drop it unacked
-	failNext  map[collab.ClientID][]collab.Code // refuse the client's next ops with these codes
-	viewers   map[collab.ClientID]bool
-	deaf      map[collab.ClientID]bool // pings from these clients get no pong
+	mu         sync.Mutex
+	doc        ot.Doc
+	edits      []collab.WireEdit // edits[i].Version == i+1
+	conns      map[*fakeConn]bool
+	committed  map[clientSeq]int64 // exactly once: (client, seq) → version
+	received   []opRecord          // every op message, in arrival order
+	hellos     []helloRecord
+	held       map[collab.ClientID]bool // ops from these clients wait in queue
+	queue      []queuedOp
+	stall      bool                              // never answer a handshake
+	reject     int                               // HTTP status for handshakes; 0 accepts
+	rejects    int                               // if > 0: reject only this many more handshakes, then accept
+	retryAt    string                            // Retry-After header of rejected handshakes; "" sends none
+	handshakes []time.Time                       // when each handshake arrived
+	snapshot   bool                              // answer every hello with the document
+	dropAck    map[collab.ClientID]bool          // commit the client's next op, then drop it unacked
+	failNext   map[collab.ClientID][]collab.Code // refuse the client's next ops with these codes
+	viewers    map[collab.ClientID]bool
+	deaf       map[collab.ClientID]bool // pings from these clients get no pong
 	// excludeClient sends an edit to no connection of its author's client,
 	// not only the one it came on: a resent op then learns its version from
 	// the duplicate's ack alone.
@@ -125,13 +128,22 @@ var upgrader = websocket.Upgrader{}
 
 func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	reject, closed, stall := s.reject, s.closed, s.stall
+	s.handshakes = append(s.handshakes, time.Now())
+	reject, closed, stall, retryAt := s.reject, s.closed, s.stall, s.retryAt
+	if reject != 0 && s.rejects > 0 {
+		if s.rejects--; s.rejects == 0 {
+			s.reject = 0 // this is the last one refused
+		}
+	}
 	s.mu.Unlock()
 	if stall {
 		<-r.Context().Done() // the client gave up
 		return
 	}
 	if reject != 0 || closed {
+		if retryAt != "" {
+			w.Header().Set("Retry-After", retryAt)
+		}
 		http.Error(w, `{"error":{"code":"test","message":"refused by the test"}}`, cmpOr(reject, http.StatusServiceUnavailable))
 		return
 	}
@@ -424,6 +436,13 @@ func (s *fakeServer) set(f func(s *fakeServer)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s)
+}
+
+// handshakeTimes returns when each handshake arrived.
+func (s *fakeServer) handshakeTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.handshakes...)
 }
 
 func (s *fakeServer) text() string {

@@ -59,8 +59,7 @@ func (c *Client) handle(cn *conn, m serverMessage) (notes []func(), err error) {
 		if m.ack.Version != c.st.version+1 {
 			return nil, protocolErrorf("ack version %d, want %d", m.ack.Version, c.st.version+1)
 		}
-		c.onAck(cn, m.ack.Version)
-		return nil, nil
+		return c.onAck(cn, m.ack.Version, nil), nil
 	case collab.TypeOp:
 		if m.edit.version != c.st.version+1 {
 			return nil, protocolErrorf("op version %d, want %d", m.edit.version, c.st.version+1)
@@ -165,8 +164,7 @@ func (c *Client) onSnapshot(doc ot.Doc, version int64, notes []func()) []func() 
 // else's, which is transformed into the local document.
 func (c *Client) onEdit(cn *conn, e *edit, notes []func()) ([]func(), error) {
 	if p := c.st.inflight; p != nil && e.client == c.id && e.seq == p.seq {
-		c.onAck(cn, e.version)
-		return notes, nil
+		return c.onAck(cn, e.version, notes), nil
 	}
 	applied, err := c.st.remote(e.delta)
 	if err != nil {
@@ -195,7 +193,11 @@ func (c *Client) onEdit(cn *conn, e *edit, notes []func()) ([]func(), error) {
 
 // onAck records that the in-flight op is edit version, and sends the
 // buffer, if any, as the next op.
-func (c *Client) onAck(cn *conn, version int64) {
+func (c *Client) onAck(cn *conn, version int64, notes []func()) []func() {
+	if f := c.opts.OnAck; f != nil {
+		seq := c.st.inflight.seq
+		notes = append(notes, func() { f(seq, version) })
+	}
 	// The server moved every peer's range through our edit as it
 	// committed it: the in-flight op as transformed up to now.
 	for _, p := range c.peers {
@@ -210,6 +212,7 @@ func (c *Client) onAck(cn *conn, version int64) {
 		c.sendOp(cn)
 	}
 	cn.kick() // a held-back presence may be sendable now
+	return notes
 }
 
 // onError handles a refusal. For the in-flight op: unavailable and

@@ -21,6 +21,11 @@ type state struct {
 	lastSeq  int64    // seq of the newest op created; seqs are never reused
 }
 
+// bufferSeq is the seq the buffer will be sent with: a buffer exists only
+// while an op is in flight, and becomes the next op created (ack).
+// SubmitSeq promises it to its callers, so drop and reset burn it.
+func (s *state) bufferSeq() int64 { return s.lastSeq + 1 }
+
 // pending is the op in flight.
 type pending struct {
 	seq int64
@@ -152,13 +157,24 @@ func (s *state) unacked() ot.Delta {
 // drop forgets the in-flight op and the buffer, for a resync; the local
 // document still holds their effect until the next snapshot replaces it.
 func (s *state) drop() {
+	s.burnBuffer()
 	s.inflight, s.buffer = nil, nil
+}
+
+// burnBuffer uses up the seq promised to a buffer that is dropped, so no
+// later op takes it: an app correlating seqs never sees one acked that
+// it saw dropped. The server takes any seq above the newest (gaps are fine).
+func (s *state) burnBuffer() {
+	if s.buffer != nil {
+		s.lastSeq++
+	}
 }
 
 // reset replaces everything with a snapshot, dropping unacknowledged edits;
 // it reports whether there were any. lastSeq is kept: a seq is never reused.
 func (s *state) reset(doc ot.Doc, version int64) (dropped bool) {
 	dropped = s.inflight != nil || s.buffer != nil
+	s.burnBuffer()
 	s.doc, s.version, s.inflight, s.buffer = doc, version, nil, nil
 	return dropped
 }
