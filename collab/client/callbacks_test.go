@@ -167,6 +167,7 @@ func TestClientCallbackMaySubmit(t *testing.T) {
 	a := dialTest(t, s, "a")
 	submit(t, a, ins(0, "x"))
 	eventually(t, "b's answer", func() bool { return s.text() == "!x\n" })
+	synced(t, b) // the ack of "!" is in before the next edit, so it goes alone
 	appMu.Lock()
 	submit(t, b, ins(2, "?")) // with the app's lock held; OnStatus must not run here
 	appMu.Unlock()
