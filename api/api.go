@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -40,6 +41,9 @@ type Config struct {
 	// for requests without credentials. Zero takes the defaults.
 	UserRate, IPRate   float64
 	UserBurst, IPBurst int
+	// Assets is the built browser editor (web.Assets()): index.html and
+	// assets/. Nil serves no editor routes.
+	Assets fs.FS
 }
 
 // API serves collabd's routes.
@@ -66,6 +70,7 @@ type API struct {
 	ipLimit      *rateLimiter
 	userEdits    *rateLimiter // live edits per user and document, over all connections
 	userCache    *userCache   // owners and authors shown in answers
+	static       *staticFiles // the browser editor; nil serves none
 
 	conns connTracker // open live connections
 }
@@ -151,6 +156,13 @@ func New(c Config) *API {
 		a.userCache = a.tokens.cache // one cache for authentication and answers
 	}
 	a.metrics = newMetrics(a)
+	if c.Assets != nil {
+		st, err := loadStatic(c.Assets)
+		if err != nil {
+			a.logger.Error("the browser editor is not served", "err", err)
+		}
+		a.static = st
+	}
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), a.passwordCost)
 	for _, o := range c.AllowedOrigins {
 		a.origins[strings.TrimRight(o, "/")] = true

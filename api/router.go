@@ -15,6 +15,16 @@ func (a *API) Handler() http.Handler {
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", a.readyz)
 	r.Method(http.MethodGet, "/metrics", a.metrics.handler())
+	if a.static != nil {
+		// The browser editor: its pages all answer index.html (it routes
+		// itself in the browser), its assets are content-hashed files.
+		for _, page := range []string{"/", "/login", "/signup", "/d/{id}"} {
+			r.Get(page, a.serveIndex)
+			r.Head(page, a.serveIndex)
+		}
+		r.Get("/assets/*", a.serveAsset)
+		r.Head("/assets/*", a.serveAsset)
+	}
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/openapi.json", a.openapi)

@@ -33,6 +33,7 @@ import (
 	"github.com/collabd/collabd/session"
 	"github.com/collabd/collabd/store/postgres"
 	"github.com/collabd/collabd/store/sqlite"
+	"github.com/collabd/collabd/web"
 )
 
 func main() {
@@ -238,6 +239,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 			EditBurst:          c.Limits.EditBurst,
 			UserEditsPerSecond: c.Limits.UserEditRate,
 		},
+		Assets: web.Assets(),
 	})
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -251,6 +253,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "collabd is serving on http://%s\n", addr)
+	log.Info("serving", "url", "http://"+addr+"/")
 	if ready != nil {
 		ready <- addr
 	}
