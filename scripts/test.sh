@@ -4,6 +4,8 @@
 #   ./scripts/test.sh          everything
 #   ./scripts/test.sh lint     gofmt, go vet
 #   ./scripts/test.sh fuzz     only the short fuzz runs
+#   ./scripts/test.sh web      only the web checks (dist freshness, JS client
+#                              tests, browser tests in headless Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,12 +33,32 @@ install_deps() {
 		step "installing nodejs"
 		apt_install nodejs npm
 	fi
+	install_web_deps
 	# quill-delta, the reference the ot differential test runs against.
 	if [ -f ot/quilldiff/package-lock.json ]; then
 		if [ ! -d ot/quilldiff/node_modules ] || [ ot/quilldiff/package-lock.json -nt ot/quilldiff/node_modules ]; then
 			step "installing quill-delta for the differential test"
 			npm ci --prefix ot/quilldiff --no-audit --no-fund --loglevel=error
 		fi
+	fi
+}
+
+# What the web step needs: Debian's Chromium (never a browser downloaded by a
+# test tool) and the editor's npm packages, reinstalled when the lock file
+# is newer than what is installed.
+install_web_deps() {
+	if [ ! -x /usr/bin/chromium ]; then
+		step "installing chromium (browser tests)"
+		apt_install chromium
+	fi
+	if ! command -v node >/dev/null 2>&1; then
+		step "installing nodejs"
+		apt_install nodejs npm
+	fi
+	if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+		step "installing the editor's npm packages"
+		npm ci --prefix web --no-audit --no-fund --loglevel=error
+		touch web/node_modules
 	fi
 }
 
@@ -67,15 +89,47 @@ gotest() {
 	go test -race -timeout 20m ./...
 }
 
+# web: the committed web/dist must be what web/build.mjs makes now (the
+# binary embeds it, so a stale dist ships old code); then the client
+# library's tests and the browser tests, each against a real server.
+web() {
+	step "web/dist is up to date"
+	if [ ! -f web/build.mjs ]; then
+		echo "web/build.mjs is missing: cannot check web/dist" >&2; return 1
+	fi
+	local out
+	out=$(mktemp -d)
+	if ! node web/build.mjs --out "$out/dist" >"$out/build.log" 2>&1; then
+		cat "$out/build.log" >&2; rm -rf "$out"
+		echo "node web/build.mjs failed" >&2; return 1
+	fi
+	if ! diff -r "$out/dist" web/dist >"$out/diff" 2>&1; then
+		head -n 40 "$out/diff" >&2; rm -rf "$out"
+		echo "web/dist is stale: run node web/build.mjs" >&2; return 1
+	fi
+	rm -rf "$out"
+	# A hung test fails (per-test timeout) instead of holding CI; the outer
+	# timeout catches a test process that never exits.
+	step "web client tests"
+	timeout --kill-after=30s 10m node --experimental-websocket --test --test-timeout=120000 web/test/client/
+	step "web browser tests"
+	timeout --kill-after=30s 10m node --experimental-websocket --test --test-timeout=120000 --test-concurrency=1 web/test/browser/
+}
+
 case "${1:-all}" in
 	lint) lint ;;
 	fuzz) fuzz ;;
+	web)
+		install_web_deps
+		web
+		;;
 	all)
 		install_deps
 		lint
 		gotest
+		web
 		fuzz
 		step "all checks passed"
 		;;
-	*) echo "usage: $0 [lint|fuzz]" >&2; exit 2 ;;
+	*) echo "usage: $0 [lint|fuzz|web]" >&2; exit 2 ;;
 esac
