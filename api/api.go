@@ -168,8 +168,8 @@ func New(c Config) *API {
 		a.origins[strings.TrimRight(o, "/")] = true
 	}
 	a.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
+		// Only the handshake is gorilla's: live.go reads and writes the
+		// frames. With no buffer sizes, gorilla allocates none of its own.
 		WriteBufferPool: &sync.Pool{},
 		// Origins are checked before the upgrade, and only where they
 		// matter: for cookie-authenticated handshakes (see authenticate).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -31,6 +32,11 @@ type LiveConfig struct {
 	PingInterval       time.Duration // how often the server pings
 	PongWait           time.Duration // a connection silent this long is dead
 	WriteWait          time.Duration // a write taking longer means the peer is stuck
+	// FlushInterval is the least time between two writes to a busy
+	// connection (one sent more than busyRate messages a second): what is
+	// queued meanwhile goes out together, with one system call. Other
+	// connections are written at once. Negative: no wait.
+	FlushInterval time.Duration
 }
 
 func (c LiveConfig) withDefaults() LiveConfig {
@@ -58,12 +64,34 @@ func (c LiveConfig) withDefaults() LiveConfig {
 	if c.WriteWait <= 0 {
 		c.WriteWait = 10 * time.Second
 	}
+	switch {
+	case c.FlushInterval == 0:
+		c.FlushInterval = 25 * time.Millisecond
+	case c.FlushInterval < 0:
+		c.FlushInterval = 0
+	}
 	return c
 }
 
+// A connection sent more than busyRate messages a second, measured over
+// windows of at least rateWindow, is busy: its writes are spaced by
+// FlushInterval. An editor in a document of a few typists is sent tens a
+// second and waits for nothing; one among hundreds of typists is sent
+// hundreds, which at one write each would cost a system call apiece.
+const (
+	busyRate   = 100
+	rateWindow = 100 * time.Millisecond
+)
+
+// maxAnswers bounds the messages the reader itself answers that wait for
+// the writer; beyond them the client is too slow (1013).
+const maxAnswers = 16
+
 // serveLive upgrades GET /v1/documents/{id}/live to the live protocol. The
 // handshake is authenticated and authorised before the upgrade, so
-// failures are plain HTTP answers.
+// failures are plain HTTP answers. After the upgrade the handler returns,
+// so net/http's per-request state and the handler's stack are freed; the
+// connection lives on in its reader goroutine.
 func (a *API) serveLive(w http.ResponseWriter, r *http.Request) {
 	id := collab.DocumentID(chi.URLParam(r, "id"))
 	user, err := a.authenticate(r)
@@ -80,50 +108,80 @@ func (a *API) serveLive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, collab.Errorf(collab.Unavailable, "server is shutting down"))
 		return
 	}
-	defer a.conns.leave()
-	a.metrics.live.Inc()
-	defer a.metrics.live.Dec()
-	conn, err := a.upgrader.Upgrade(w, r, nil)
-	if err != nil {
+	fc := &frameConn{writeWait: a.live.WriteWait}
+	// gorilla/websocket answers the handshake; the *websocket.Conn it
+	// returns is not used (frames are read and written here), so it and
+	// its buffer are garbage at once.
+	if _, err := a.upgrader.Upgrade(hijackInto{w, fc}, r, nil); err != nil {
+		a.conns.leave()
 		return // the upgrader has answered with an HTTP error
 	}
+	fc.setUpgraded()
+	a.metrics.live.Inc()
 	c := &liveConn{
-		api: a, conn: conn, doc: id, user: user.Info(), role: role,
-		out:    make(chan []byte, 16),
-		joined: make(chan *session.Peer, 1),
-		stop:   make(chan closeRequest, 1),
+		api: a, fc: fc, doc: id, user: user.Info(), role: role,
 		done:   make(chan struct{}),
 		bucket: newTokenBucket(a.live.EditsPerSecond, a.live.EditBurst),
 	}
-	c.serve(r.Context())
+	c.pinger = time.AfterFunc(a.live.PingInterval, func() {
+		c.mu.Lock()
+		c.pingDue = true
+		c.mu.Unlock()
+		c.wake()
+	})
+	go func() {
+		defer a.conns.leave()
+		defer a.metrics.live.Dec()
+		// Not r.Context(): net/http cancels it when this handler returns.
+		c.serve(context.Background())
+	}()
 }
 
-// liveConn is one WebSocket connection. Only its two goroutines touch the
-// connection: serve (the reader) and writer.
+// liveConn is one WebSocket connection. Its reader goroutine (serve) reads
+// every frame. Writes are made by a writer goroutine that runs only while
+// something is to be sent (started by wake), so an idle connection costs
+// one goroutine; at most one writer runs at a time, and it makes every
+// write: messages, pongs, pings and the close frame.
 type liveConn struct {
-	// Set before the goroutines start; read-only afterwards.
-	api  *API
-	conn *websocket.Conn
-	doc  collab.DocumentID
-	user collab.UserInfo
-	role collab.Role
+	// Set before the reader starts; read-only afterwards.
+	api    *API
+	fc     *frameConn
+	doc    collab.DocumentID
+	user   collab.UserInfo
+	role   collab.Role
+	done   chan struct{} // closed when a writer has ended the connection
+	pinger *time.Timer   // sets pingDue every PingInterval; reset by the writer, stopped when finished
 
-	// Reader to writer.
-	out    chan []byte        // messages the reader itself answers (errors); small, never blocks the reader long
-	joined chan *session.Peer // the peer, once hello succeeded
-	stop   chan closeRequest  // the reader asks the writer to close the connection
-	done   chan struct{}      // closed when the writer has finished
+	// Guarded by mu: what the writer is asked to send, and whether one runs.
+	mu       sync.Mutex
+	answers  [][]byte      // messages the reader itself answers (errors)
+	pong     []byte        // the payload of the newest ping...
+	pongDue  bool          // ...to be answered
+	pingDue  bool          // the ping timer fired
+	closeReq *closeRequest // the first close asked for; the writer closes with it
+	peer     *session.Peer // to drain, once hello succeeded
+	running  bool          // a writer goroutine runs
+	again    bool          // work arrived while it ran: it must look again before ending
+	finished bool          // the connection is ended: nothing more is written
 
-	closing atomic.Bool // set by the writer once it sent a close frame
+	closing atomic.Bool // set by the writer before it sends a close frame or ends; read by the reader
 
-	// Owned by the reader.
-	peer    *session.Peer
-	bucket  tokenBucket
-	strikes int // refused ops in a row
+	// Owned by the writer goroutine of the moment (one at a time, handed
+	// over under mu).
+	lastWrite time.Time
+	winStart  time.Time // the current rate window
+	winFrames int       // frames written in it
+	busy      bool      // the last window's rate was above busyRate
+
+	// Owned by the reader (handle runs on a goroutine of its own while the
+	// reader waits for it).
+	readerPeer *session.Peer
+	bucket     tokenBucket
+	strikes    int // refused ops in a row
 }
 
 type closeRequest struct {
-	code   int
+	code   int // 0: just end the connection, sending nothing more
 	reason string
 }
 
@@ -131,32 +189,48 @@ type closeRequest struct {
 // leaves the session and waits for the writer.
 func (c *liveConn) serve(ctx context.Context) {
 	cfg := c.api.live
-	c.conn.SetReadLimit(cfg.MaxMessageBytes)
-	c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	c.conn.SetPongHandler(func(string) error {
-		return c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	})
-	go c.writer()
+	fr := &frameReader{r: c.fc.Conn, limit: cfg.MaxMessageBytes}
+	c.fc.SetReadDeadline(time.Now().Add(cfg.PongWait))
 	defer func() {
-		if c.peer != nil {
-			c.peer.Leave()
+		if c.readerPeer != nil {
+			c.readerPeer.Leave()
 		}
 		<-c.done
-		c.conn.Close()
+		c.fc.Close()
 	}()
 	ending := false // this side decided to close; the writer is closing
 	for {
-		kind, frame, err := c.conn.ReadMessage()
+		op, payload, err := fr.next()
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				// The library has sent close 1009 already. Drain the rest of
-				// the frame so the close reaches the client instead of a
-				// reset connection.
-				c.closing.Store(true)
-				nc := c.conn.NetConn()
-				nc.SetReadDeadline(time.Now().Add(closeGrace))
-				io.Copy(io.Discard, nc)
+			var fe *frameError
+			if errors.As(err, &fe) {
+				// The stream cannot be read on: close with the code, and
+				// drain what the client still sends so the close reaches it
+				// instead of a reset connection.
+				c.close(fe.code, fe.reason)
+				c.fc.SetReadDeadline(time.Now().Add(closeGrace))
+				io.Copy(io.Discard, c.fc.Conn)
 			}
+			c.close(0, "")
+			return
+		}
+		switch op {
+		case opPing:
+			c.mu.Lock()
+			c.pong, c.pongDue = payload, true
+			c.mu.Unlock()
+			c.wake()
+		case opClose:
+			code, err := parseClose(payload)
+			if fe, ok := err.(*frameError); ok {
+				c.close(fe.code, fe.reason)
+			} else {
+				// Echo the client's code; if this side is closing already,
+				// its own close frame was the answer.
+				c.close(code, "")
+			}
+			// The close handshake is over, or this side's close frame is on
+			// its way: nothing more is read.
 			c.close(0, "")
 			return
 		}
@@ -166,18 +240,34 @@ func (c *liveConn) serve(ctx context.Context) {
 			// would reset the connection and could lose the close frame.
 			continue
 		}
-		c.conn.SetReadDeadline(time.Now().Add(cfg.PongWait))
+		c.fc.SetReadDeadline(time.Now().Add(cfg.PongWait))
+		if c.closing.Load() {
+			// The writer started closing meanwhile; keep its short
+			// deadline rather than the one just set.
+			c.fc.SetReadDeadline(time.Now().Add(closeGrace))
+		}
 		switch {
-		case kind != websocket.TextMessage:
+		case op == opPing || op == opPong:
+		case op != opText:
 			c.close(collab.CloseUnsupported, "binary frames are not supported")
 			ending = true
-		case !utf8.Valid(frame):
+		case !utf8.Valid(payload):
 			c.close(collab.CloseInvalidUTF8, "invalid UTF-8")
 			ending = true
-		case !c.handle(ctx, frame):
+		case !c.handleOnFreshStack(ctx, payload):
 			ending = true
 		}
 	}
+}
+
+// handleOnFreshStack runs handle on a goroutine of its own and waits for
+// it. What handling grows the stack to (decoding, joining) is freed when
+// that goroutine ends, so the reader, idle most of its life, keeps only the
+// small stack the read path needs.
+func (c *liveConn) handleOnFreshStack(ctx context.Context, frame []byte) bool {
+	res := make(chan bool, 1)
+	go func() { res <- c.handle(ctx, frame) }()
+	return <-res
 }
 
 // handle acts on one message; false ends the connection.
@@ -185,13 +275,13 @@ func (c *liveConn) handle(ctx context.Context, frame []byte) bool {
 	m, err := collab.ParseClientMessage(frame)
 	if err != nil && collab.ErrorCode(err) == collab.BadMessage {
 		c.send(collab.NewErrorMessage(err, m.Seq))
-		if c.peer == nil {
+		if c.readerPeer == nil {
 			c.close(collab.ClosePolicy, "hello must come first")
 			return false
 		}
 		return true
 	}
-	if c.peer == nil {
+	if c.readerPeer == nil {
 		if m.Type != collab.TypeHello {
 			c.send(collab.NewErrorMessage(collab.Errorf(collab.BadMessage, "the first message must be hello, not %s", m.Type), m.Seq))
 			c.close(collab.ClosePolicy, "hello must come first")
@@ -218,9 +308,9 @@ func (c *liveConn) handle(ctx context.Context, frame []byte) bool {
 			c.send(collab.NewErrorMessage(err, m.Seq))
 			return true
 		}
-		return c.peer.Submit(ctx, m.Seq, *m.Version, m.Delta)
+		return c.readerPeer.Submit(ctx, m.Seq, *m.Version, m.Delta)
 	case collab.TypePresence:
-		return c.peer.SetPresence(ctx, m.Range)
+		return c.readerPeer.SetPresence(ctx, m.Range)
 	}
 	return true
 }
@@ -242,116 +332,200 @@ func (c *liveConn) hello(ctx context.Context, m collab.ClientMessage) bool {
 		c.close(CloseCodeOf(err), collab.UserMessage(err))
 		return false
 	}
+	c.readerPeer = peer
+	c.mu.Lock()
 	c.peer = peer
-	c.joined <- peer
+	c.mu.Unlock()
+	peer.Notify(c.wake) // calls wake at once: the welcome is queued
 	return true
 }
 
 // send queues a message the reader answers itself. If the writer is that
-// far behind, the connection is closed rather than blocking the reader.
+// far behind, the connection is closed rather than letting answers pile up.
 func (c *liveConn) send(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return
 	}
-	select {
-	case c.out <- b:
-	default:
+	c.mu.Lock()
+	full := len(c.answers) >= maxAnswers
+	if !full {
+		c.answers = append(c.answers, b)
+	}
+	c.mu.Unlock()
+	if full {
 		c.close(collab.CloseTryAgainLater, "too slow to keep up")
+		return
 	}
+	c.wake()
 }
 
-// close asks the writer to close the connection (code 0: just end it).
+// close asks the writer to close the connection (code 0: just end it). The
+// first request wins.
 func (c *liveConn) close(code int, reason string) {
-	select {
-	case c.stop <- closeRequest{code, reason}:
-	default: // a close is already on its way
+	c.mu.Lock()
+	if c.closeReq == nil {
+		c.closeReq = &closeRequest{code, reason}
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
+// wake makes sure a writer will look at what is queued: it starts one, or
+// tells the running one to look again before it ends. Called by the
+// reader, the ping timer and the session goroutine (through Peer.Notify);
+// never blocks.
+func (c *liveConn) wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.finished:
+	case c.running:
+		c.again = true
+	default:
+		c.running = true
+		go c.write()
 	}
 }
 
-// writer is the connection's only writer: it sends the reader's answers and
-// the session's messages, pings, and closes the connection with the code
-// the reader or the session chose.
-func (c *liveConn) writer() {
-	defer close(c.done)
+// write is the writer: it sends everything queued, one batch and one
+// system call at a time, until nothing is left (then it ends, and the next
+// wake starts another) or the connection is closed.
+func (c *liveConn) write() {
 	cfg := c.api.live
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
-	var outbox <-chan session.Outgoing
-	var peer *session.Peer
-	closeWith := func(code int, reason string) {
-		c.closing.Store(true)
-		if code == 0 {
-			c.conn.SetReadDeadline(time.Now()) // unblock the reader at once
-			return
-		}
-		c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(cfg.WriteWait))
-		// The close handshake: the reader drains what the client still
-		// sends until its close frame comes back, or the grace period
-		// ends. Closing at once would reset the connection and could
-		// lose the close frame on the client's side.
-		c.conn.SetReadDeadline(time.Now().Add(closeGrace))
-	}
-	write := func(b []byte) bool {
-		c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-		return c.conn.WriteMessage(websocket.TextMessage, b) == nil
-	}
-	writeOutgoing := func(m session.Outgoing) bool {
-		if m.Frame != nil {
-			return write(m.Frame)
-		}
-		b, err := json.Marshal(m.Value)
-		if err != nil {
-			// A welcome that could not read its catch-up from the store:
-			// the client should come back later.
-			c.api.logger.Warn("encode live message", "doc", c.doc, "err", err)
-			closeWith(collab.CloseTryAgainLater, "could not catch up; try again")
-			return false
-		}
-		return write(b)
-	}
+	b := getBatch()
+	defer putBatch(b)
 	for {
-		select {
-		case b := <-c.out:
-			if !write(b) {
-				closeWith(0, "")
-				return
+		if cfg.FlushInterval > 0 && c.busy {
+			// A busy connection gets at most one write per interval: what
+			// arrives meanwhile joins the batch.
+			if wait := cfg.FlushInterval - time.Since(c.lastWrite); wait > 0 {
+				time.Sleep(wait)
 			}
-		case peer = <-c.joined:
-			outbox = peer.Outbox()
-		case m, ok := <-outbox:
-			if !ok {
-				code, reason := peer.CloseCode()
-				closeWith(code, reason)
-				return
-			}
-			if !writeOutgoing(m) {
-				if !c.closing.Load() {
-					closeWith(0, "")
-				}
-				return
-			}
-		case r := <-c.stop:
-			// Flush what the reader answered before closing (an error that
-			// explains the close).
-		flush:
-			for {
-				select {
-				case b := <-c.out:
-					write(b)
-				default:
-					break flush
-				}
-			}
-			closeWith(r.code, r.reason)
+		}
+		c.mu.Lock()
+		c.again = false
+		answers, pong, pongDue, pingDue, req, peer := c.answers, c.pong, c.pongDue, c.pingDue, c.closeReq, c.peer
+		c.answers, c.pong, c.pongDue, c.pingDue = nil, nil, false, false
+		c.mu.Unlock()
+
+		if req != nil && req.code == 0 {
+			c.finish(0) // the connection is dead or done with: send nothing
 			return
-		case <-ping.C:
-			if c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteWait)) != nil {
-				closeWith(0, "")
+		}
+		if pongDue {
+			b.add(opPong, pong)
+		}
+		if pingDue {
+			b.add(opPing, nil)
+		}
+		for _, a := range answers {
+			b.add(opText, a)
+		}
+		end, code, reason := req != nil, 0, ""
+		if end {
+			code, reason = req.code, req.reason
+		}
+		if peer != nil {
+			msgs, closed := peer.Drain()
+			for _, m := range msgs {
+				if !c.addOutgoing(b, m) {
+					end, code, reason = true, collab.CloseTryAgainLater, "could not catch up; try again"
+					break
+				}
+			}
+			if closed && !end {
+				end = true
+				code, reason = peer.CloseCode()
+			}
+		}
+		if end && code != 0 {
+			// The close handshake: the reader drains what the client still
+			// sends until its close frame comes back, or the grace period
+			// ends. Closing at once would reset the connection and could
+			// lose the close frame on the client's side.
+			c.closing.Store(true)
+			c.fc.SetReadDeadline(time.Now().Add(closeGrace))
+			b.add(opClose, closePayload(code, reason))
+		}
+		if !b.empty() {
+			err := c.fc.writeBatch(b)
+			c.noteWrite(time.Now(), b.frames)
+			b.reset()
+			if err != nil {
+				c.finish(0)
 				return
 			}
 		}
+		if end {
+			c.finish(code)
+			return
+		}
+		if pingDue {
+			c.pinger.Reset(cfg.PingInterval)
+		}
+		c.mu.Lock()
+		if !c.again {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
 	}
+}
+
+// noteWrite keeps the connection's message rate, window by window.
+func (c *liveConn) noteWrite(now time.Time, frames int) {
+	c.lastWrite = now
+	c.winFrames += frames
+	if d := now.Sub(c.winStart); d >= rateWindow {
+		c.busy = float64(c.winFrames) > busyRate*d.Seconds()
+		c.winStart, c.winFrames = now, 0
+	}
+}
+
+// addOutgoing adds a session message to the batch; false if a welcome
+// could not be encoded (its catch-up could not be read from the store).
+func (c *liveConn) addOutgoing(b *frameBatch, m session.Outgoing) bool {
+	if m.Frame != nil {
+		b.add(opText, m.Frame)
+		return true
+	}
+	p, err := json.Marshal(m.Value)
+	if err != nil {
+		c.api.logger.Warn("encode live message", "doc", c.doc, "err", err)
+		return false
+	}
+	b.add(opText, p)
+	return true
+}
+
+// closePayload encodes a close frame's payload, the reason cut to fit a
+// control frame (125 bytes) at a character boundary.
+func closePayload(code int, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+		for len(reason) > 0 && !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	return websocket.FormatCloseMessage(code, reason)
+}
+
+// finish ends the writing side for good: code 0 unblocks the reader at
+// once; otherwise a close frame went out and the reader drains until the
+// client's comes back (its deadline was set before the frame was sent).
+func (c *liveConn) finish(code int) {
+	c.closing.Store(true)
+	if code == 0 {
+		c.fc.SetReadDeadline(time.Now())
+	}
+	c.mu.Lock()
+	c.finished, c.running = true, false
+	c.answers, c.pong = nil, nil
+	c.pinger.Stop()
+	c.mu.Unlock()
+	close(c.done)
 }
 
 // tokenBucket limits a connection's edit rate: rate per second sustained,

@@ -288,8 +288,8 @@ func (s *Session) join(j JoinRequest) (*Peer, error) {
 	s.users[j.User.ID] = j.User
 	p := &Peer{
 		session: s, client: j.Client, user: j.User, role: j.Role,
-		out:  make(chan Outgoing, s.cfg.QueueLen),
-		left: make(chan struct{}),
+		limit: s.cfg.QueueLen,
+		left:  make(chan struct{}),
 	}
 	w := collab.Welcome{
 		Type:    collab.TypeWelcome,
@@ -334,8 +334,7 @@ func (s *Session) removePeer(p *Peer, code int, reason string) {
 		return
 	}
 	p.removed = true
-	p.closeCode, p.closeReason = code, reason
-	close(p.out)
+	p.closeQueue(code, reason)
 	if s.peers[p.client] == p {
 		delete(s.peers, p.client)
 		frame := mustMarshal(collab.LeaveMessage{Type: collab.TypeLeave, Client: p.client})
@@ -352,9 +351,7 @@ func (s *Session) offer(p *Peer, m Outgoing) {
 	if p.removed {
 		return
 	}
-	select {
-	case p.out <- m:
-	default:
+	if !p.push(m) {
 		s.removePeer(p, collab.CloseTryAgainLater, "too slow to keep up")
 	}
 }
