@@ -265,7 +265,11 @@ export function editorPage(root, { id }) {
   }));
   offs.push(client.on('remote', (delta) => {
     if (closed) return;
+    // Quill re-sets the selection start-to-end after a change, which would
+    // turn a selection the user is extending backwards (Shift+Left) around.
+    const backward = selectionIsBackward(quill);
     quill.updateContents(delta, 'api');
+    if (backward) restoreBackward(quill);
     checkView();
     hist.onVersion();
   }));
@@ -497,4 +501,28 @@ export function editorPage(root, { id }) {
     client.close();
     if (window.collabd && window.collabd.client === client) delete window.collabd;
   };
+}
+
+// selectionIsBackward tells whether the browser's selection in the editor
+// runs from its end to its start (focus before anchor).
+function selectionIsBackward(quill) {
+  const sel = document.getSelection();
+  if (!sel || sel.isCollapsed || !sel.anchorNode || !quill.root.contains(sel.anchorNode)) return false;
+  if (sel.anchorNode === sel.focusNode) return sel.focusOffset < sel.anchorOffset;
+  return Boolean(sel.anchorNode.compareDocumentPosition(sel.focusNode) & Node.DOCUMENT_POSITION_PRECEDING);
+}
+
+// restoreBackward puts Quill's current selection back with its anchor at
+// the end, so extending it keeps going the way the user was going.
+function restoreBackward(quill) {
+  const range = quill.getSelection();
+  if (!range || range.length === 0) return;
+  let [startNode, startOffset, endNode, endOffset] = quill.selection.rangeToNative(range);
+  if (startNode == null || endNode == null) return;
+  const unBR = (node, offset) => (node instanceof Element && node.tagName === 'BR'
+    ? [node.parentNode, Array.from(node.parentNode.childNodes).indexOf(node)]
+    : [node, offset]);
+  [startNode, startOffset] = unBR(startNode, startOffset);
+  [endNode, endOffset] = unBR(endNode, endOffset);
+  document.getSelection().setBaseAndExtent(endNode, endOffset, startNode, startOffset);
 }

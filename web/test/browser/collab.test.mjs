@@ -79,6 +79,24 @@ test('two users type, format and delete at the same time and converge', { timeou
   assert.ok(statSync(shot).size > 1000, 'editor screenshot is empty');
 });
 
+test("a collaborator's edit keeps a backward selection backward", { timeout: 90000 }, async (t) => {
+  const { srv, a, b, doc } = await pair(t, 'one two bold');
+  await placeCaret(a.page, 'end');
+  await a.page.keyboard.press('Shift+ArrowLeft'); // "d" selected, focus before anchor
+  await placeCaret(b.page, 'start');
+  await b.page.keyboard.type('X');
+  await eventually(async () => assert.equal(await editorText(a.page), 'Xone two bold\n'), { what: "bob's edit in alice's editor" });
+  // Extending on: a selection turned around would shrink to "l" instead.
+  for (let i = 0; i < 3; i++) await a.page.keyboard.press('Shift+ArrowLeft');
+  await a.page.keyboard.press('Control+b');
+  const server = await waitConverged(srv, a.token, doc.id, [a.page, b.page]);
+  assert.deepEqual(server.delta, [
+    { insert: 'Xone two ' },
+    { insert: 'bold', attributes: { bold: true } },
+    { insert: '\n' },
+  ]);
+});
+
 test('undo undoes only your own edits', { timeout: 90000 }, async (t) => {
   const { srv, a, b, doc } = await pair(t, 'Base line');
   await placeCaret(a.page, 'start');
