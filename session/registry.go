@@ -128,13 +128,14 @@ func (r *Registry) session(id collab.DocumentID) (*Session, error) {
 	cfg := &r.cfg
 	s := &Session{
 		id: id, cfg: cfg, registry: r,
-		inbox:    make(chan request, cfg.InboxLen),
-		done:     make(chan struct{}),
-		lastSeq:  map[collab.ClientID]int64{},
-		tentSeq:  map[collab.ClientID]int64{},
-		peers:    map[collab.ClientID]*Peer{},
-		users:    map[collab.UserID]collab.UserInfo{},
-		appended: make(chan error, 1),
+		inbox:      make(chan request, cfg.InboxLen),
+		done:       make(chan struct{}),
+		lastSeq:    map[collab.ClientID]int64{},
+		tentSeq:    map[collab.ClientID]int64{},
+		peers:      map[collab.ClientID]*Peer{},
+		users:      map[collab.UserID]collab.UserInfo{},
+		userFrames: map[collab.UserInfo][]byte{},
+		appended:   make(chan error, 1),
 	}
 	r.sessions[id] = s
 	r.wg.Add(1)

@@ -33,6 +33,7 @@ type Session struct {
 	tentSeq     map[collab.ClientID]int64 // newest tentative seq per client; cleared when tentative ops are dropped
 	peers       map[collab.ClientID]*Peer
 	users       map[collab.UserID]collab.UserInfo // authors seen, for edits loaded from the store
+	userFrames  map[collab.UserInfo][]byte        // users encoded for op broadcasts (userJSON)
 	head        ot.Doc                            // doc with every tentative edit applied
 	tentative   []*pendingOp                      // transformed and applied to head, not yet committed; the first inflight ones are being appended
 	leadRun     int                               // see ownRun
@@ -611,7 +612,7 @@ func (s *Session) commit(op *pendingOp) {
 	s.version = e.Version
 	s.remember(e)
 	s.answer(op, e.Version, nil)
-	frame := mustMarshal(collab.OpMessage{Type: collab.TypeOp, WireEdit: s.wireEdit(e)})
+	frame := s.opFrame(e)
 	for _, p := range s.peers {
 		if p != op.peer {
 			s.offer(p, Outgoing{Frame: frame})

@@ -21,7 +21,8 @@ import (
 )
 
 // Raw connections: light editors and idle connections speak the live
-// protocol on a bare gorilla WebSocket. They say hello and read every
+// protocol without the Go client: idle ones on a bare gorilla WebSocket,
+// light ones on a poller's connection (poll.go). They say hello and read every
 // frame (so the server never drops them as too slow), but they keep no
 // document: of an op they read only type, version, client and seq, by
 // scanning the frame rather than decoding its delta. That keeps 500 of
@@ -257,60 +258,71 @@ func intEnd(b []byte, i int) (n int64, end int, ok bool) {
 	return n, j, j > i
 }
 
-// lightEditor is a raw connection in a load run: it times the deliveries
-// of every op of its document and, with --light-edits, types too (one op
-// in flight, inserts only, within the document's initial text so that
-// they fit without knowing the document).
+// lightEditor is a raw connection in a load run, read by a poller: it
+// times the deliveries of every op of its document and, with
+// --light-edits, types too (one op in flight, inserts only, within the
+// document's initial text so that they fit without knowing the document).
 type lightEditor struct {
 	// Set before the goroutines start; read-only afterwards.
-	ws    *websocket.Conn
+	conn  *pollConn
 	dd    *docDeliveries
 	index int
-	clk   clock
 	stats *runCounters
+	hello chan error // cap 1: the welcome came (nil) or hello was refused
 
 	version  atomic.Int64  // the newest server version seen
 	inflight atomic.Int64  // seq of the op in flight; 0: none
 	acked    chan struct{} // cap 1: the in-flight op was answered
 	closing  atomic.Bool   // the bench is closing the connection
 
+	// Owned by the poller goroutine.
+	welcomed bool
+
 	// Owned by the typing goroutine.
 	seq int64
 }
 
-// read reads the connection until it ends, timing op deliveries and
-// taking acks. It returns why the connection ended, nil when the bench
-// closed it.
-func (l *lightEditor) read() error {
-	buf := make([]byte, 0, 4096)
-	for {
-		_, r, err := l.ws.NextReader()
-		if err == nil {
-			buf, err = readFrame(r, buf[:0])
-		}
-		if err != nil {
-			if l.closing.Load() {
-				return nil
-			}
-			return err
-		}
-		now := l.clk.now()
-		switch m := parseMsg(buf); m.kind {
-		case kindOp:
-			if !l.dd.received(m.client, m.seq, now) {
-				l.stats.foreignOps.Add(1)
-			}
+// onMessage takes one server message: until the welcome, the answer to
+// hello; then op deliveries to time and acks. It runs on the poller's
+// goroutine; now is when the read that brought the message returned.
+func (l *lightEditor) onMessage(frame []byte, now int64) {
+	m := parseMsg(frame)
+	if !l.welcomed {
+		switch m.kind {
+		case kindWelcome:
+			l.welcomed = true
 			l.version.Store(m.version)
-		case kindAck:
-			l.version.Store(m.version)
-			l.answered(m.seq)
+			l.answerHello(nil)
 		case kindError:
-			l.stats.serverErrors.Add(1)
-			if m.seq > 0 && m.seq < int64(len(l.dd.senders[l.index])) {
-				l.dd.senders[l.index][m.seq].refused.Store(true)
-			}
-			l.answered(m.seq)
+			l.closing.Store(true) // the server closes it next; not a drop
+			l.answerHello(fmt.Errorf("hello refused: %s", m.code))
 		}
+		return
+	}
+	switch m.kind {
+	case kindOp:
+		if !l.dd.received(m.client, m.seq, now) {
+			l.stats.foreignOps.Add(1)
+		}
+		l.version.Store(m.version)
+	case kindAck:
+		l.version.Store(m.version)
+		l.answered(m.seq)
+	case kindError:
+		l.stats.serverErrors.Add(1)
+		if m.seq > 0 && m.seq < int64(len(l.dd.senders[l.index])) {
+			l.dd.senders[l.index][m.seq].refused.Store(true)
+		}
+		l.answered(m.seq)
+	}
+}
+
+// answerHello tells the dialer how hello went; only the first answer
+// counts.
+func (l *lightEditor) answerHello(err error) {
+	select {
+	case l.hello <- err:
+	default:
 	}
 }
 
@@ -354,8 +366,7 @@ func (l *lightEditor) send(due int64, word string, pos int) (bool, error) {
 	b = append(b, `{"insert":`...)
 	b = strconv.AppendQuote(b, word)
 	b = append(b, `}]}`...)
-	l.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := l.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := l.conn.writeText(b); err != nil {
 		return false, fmt.Errorf("send op: %w", err)
 	}
 	return true, nil

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,8 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/collab/client"
@@ -115,14 +112,18 @@ func runLoad(ctx context.Context, cfg config, rc *restClient, log io.Writer) (*L
 
 	fmt.Fprintf(log, "connecting %d editors (%d full, %d light per document)…\n", cfg.Docs*cfg.Editors, full, cfg.Light)
 	connectStart := time.Now()
-	var readers sync.WaitGroup
-	err = connectAll(ctx, cfg, rc, run, clk, &counters, &readers)
+	var readers sync.WaitGroup // one per light connection, until it ends
+	polls, err := newPollers(clk)
+	if err != nil {
+		return nil, err
+	}
+	err = connectAll(ctx, cfg, rc, run, clk, polls, &counters, &readers)
 	defer func() {
 		for _, d := range run {
 			for _, l := range d.light {
 				if l != nil {
 					l.closing.Store(true)
-					closeRaw(l.ws)
+					l.conn.close()
 				}
 			}
 		}
@@ -136,6 +137,7 @@ func runLoad(ctx context.Context, cfg config, rc *restClient, log io.Writer) (*L
 		}
 		wg.Wait()
 		readers.Wait()
+		polls.stop()
 	}()
 	if err != nil {
 		return nil, err
@@ -226,7 +228,7 @@ func runLoad(ctx context.Context, cfg config, rc *restClient, log io.Writer) (*L
 
 // connectAll opens every editor of every document, a few at a time, and
 // starts the light editors' readers.
-func connectAll(ctx context.Context, cfg config, rc *restClient, run []*docRun, clk clock, counters *runCounters, readers *sync.WaitGroup) error {
+func connectAll(ctx context.Context, cfg config, rc *restClient, run []*docRun, clk clock, polls *pollers, counters *runCounters, readers *sync.WaitGroup) error {
 	full := cfg.Editors - cfg.Light
 	for _, d := range run {
 		d.full = make([]*fullEditor, full)
@@ -244,7 +246,7 @@ func connectAll(ctx context.Context, cfg config, rc *restClient, run []*docRun, 
 	for range connectWorkers {
 		wg.Go(func() {
 			for j := range jobs {
-				if err := connectOne(ctx, rc, j.d, j.e, full, clk, counters, readers); err != nil {
+				if err := connectOne(ctx, rc, j.d, j.e, full, clk, polls.next(), counters, readers); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -276,7 +278,7 @@ feed:
 	}
 }
 
-func connectOne(ctx context.Context, rc *restClient, d *docRun, e, full int, clk clock, counters *runCounters, readers *sync.WaitGroup) error {
+func connectOne(ctx context.Context, rc *restClient, d *docRun, e, full int, clk clock, p *poller, counters *runCounters, readers *sync.WaitGroup) error {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	id := d.dd.clientID(e)
@@ -301,23 +303,42 @@ func connectOne(ctx context.Context, rc *restClient, d *docRun, e, full int, clk
 		d.full[e] = f
 		return nil
 	}
-	var ws *websocket.Conn
-	var version int64
-	err := retryRateLimited(ctx, &counters.connectRetries, func() (err error) {
-		ws, version, err = dialRaw(ctx, rc.liveURL(d.id), rc.authHeader(), id)
-		return err
+	l := &lightEditor{dd: d.dd, index: e, stats: counters, acked: make(chan struct{}, 1), hello: make(chan error, 1)}
+	onEnd := func(err error) {
+		if err != nil && !l.closing.Load() {
+			counters.dropped.Add(1)
+		}
+		readers.Done()
+	}
+	err := retryRateLimited(ctx, &counters.connectRetries, func() error {
+		readers.Add(1) // onEnd's Done, once the poller has the connection
+		c, err := dialPoll(ctx, p, rc.liveURL(d.id), rc.authHeader(), l.onMessage, onEnd)
+		if err != nil {
+			readers.Done()
+			return err
+		}
+		if err := c.writeText(helloFrame(id)); err != nil {
+			l.closing.Store(true)
+			c.end(nil)
+			return fmt.Errorf("hello: %w", err)
+		}
+		select {
+		case err = <-l.hello:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			l.closing.Store(true)
+			c.end(nil)
+			return err
+		}
+		l.conn = c
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("connect light editor %s: %w", id, err)
 	}
-	l := &lightEditor{ws: ws, dd: d.dd, index: e, clk: clk, stats: counters, acked: make(chan struct{}, 1)}
-	l.version.Store(version)
 	d.light[e-full] = l
-	readers.Go(func() {
-		if err := l.read(); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
-			counters.dropped.Add(1)
-		}
-	})
 	return nil
 }
 

@@ -12,9 +12,10 @@
 //
 // Of the K editors, --light are light: a raw WebSocket that times
 // deliveries without keeping a document (--light-edits makes them type
-// inserts too). The others are full: the Go client (collab/client), typing
-// words at random places and deleting now and then, checked for
-// convergence at the end.
+// inserts too), read by a few epoll pollers rather than a goroutine
+// each. The others are full: the Go client (collab/client), typing words
+// at random places and deleting now and then, checked for convergence at
+// the end.
 //
 // An idle run (--idle N) holds N connections open over the documents and
 // reports the server's resident memory per connection.
@@ -25,7 +26,8 @@
 //
 // Files: main.go (flags, the run, exit status), setup.go (REST: sign-up,
 // documents, content), typing.go (schedules, the full editor), light.go
-// (raw connections and the frame scanner), deliveries.go (timing slots,
+// (raw connections and the frame scanner), poll.go (the light editors'
+// WebSocket and its epoll pollers), deliveries.go (timing slots,
 // percentiles), load.go (a load run), idle.go (an idle run), proc.go
 // (/proc readings, the open-file limit), report.go (the summary).
 package main

@@ -44,7 +44,14 @@ type Options struct {
 	CommitTimeout time.Duration
 	// Committers is how many batches commit at once (2).
 	Committers int
+	// Overlap is the fewest Appends a batch needs to commit beside another
+	// batch (group.Options.Overlap); a smaller one waits for the running
+	// commit and gathers meanwhile. Default defaultOverlap; 1: never wait.
+	Overlap int
 }
+
+// defaultOverlap: see Options.Overlap.
+const defaultOverlap = 16
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
 const defaultMaxConns = 20
@@ -60,6 +67,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 func OpenOptions(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Committers <= 0 {
 		opts.Committers = 2
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = defaultOverlap
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -89,6 +99,7 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*Store, error) 
 		Closed:   collab.Errorf(collab.Unavailable, "store closed"),
 		// While one batch waits for its WAL flush, the next one executes.
 		Committers: opts.Committers,
+		Overlap:    opts.Overlap,
 	})
 	return s, nil
 }

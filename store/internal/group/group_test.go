@@ -218,3 +218,65 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Do after Close = %v, want %v", err, closed)
 	}
 }
+
+func TestSmallBatchWaitsForTheRunningCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{hold: make(chan struct{})}
+		c := New(rec.commit, Options{Committers: 2, Overlap: 3})
+		defer c.Close()
+		var wg sync.WaitGroup
+		do := func(key string) {
+			wg.Go(func() {
+				if err := c.Do(context.Background(), key, 0); err != nil {
+					t.Errorf("Do(%s) = %v", key, err)
+				}
+			})
+		}
+		do("first")
+		synctest.Wait() // one commit in flight, held
+		do("a")
+		do("b")
+		synctest.Wait() // the other committer holds a and b, fewer than Overlap
+		rec.mu.Lock()
+		n := len(rec.batches)
+		rec.mu.Unlock()
+		close(rec.hold)
+		wg.Wait()
+		if n != 1 {
+			t.Fatalf("%d batches while the first commit ran, want 1 (a small batch waits): %v", n, rec.batches)
+		}
+		if b := rec.batches; len(b) != 2 || len(b[1]) != 2 {
+			t.Fatalf("batches = %v, want [first] then a and b together", b)
+		}
+	})
+}
+
+func TestBatchOfOverlapCommitsBesideTheRunningOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{hold: make(chan struct{})}
+		c := New(rec.commit, Options{Committers: 2, Overlap: 3})
+		defer c.Close()
+		var wg sync.WaitGroup
+		do := func(key string) {
+			wg.Go(func() {
+				if err := c.Do(context.Background(), key, 0); err != nil {
+					t.Errorf("Do(%s) = %v", key, err)
+				}
+			})
+		}
+		do("first")
+		synctest.Wait()
+		for _, k := range []string{"a", "b", "c"} {
+			do(k)
+		}
+		synctest.Wait() // the second batch reached Overlap: it commits at once
+		rec.mu.Lock()
+		b := append([][]string(nil), rec.batches...)
+		rec.mu.Unlock()
+		close(rec.hold)
+		wg.Wait()
+		if len(b) != 2 || len(b[1]) != 3 {
+			t.Fatalf("batches while the first commit ran = %v, want [first] and a 3-request batch beside it", b)
+		}
+	})
+}
