@@ -9,7 +9,7 @@ import Quill from 'quill';
 import QuillCursors from 'quill-cursors/core';
 import { CollabClient } from '../client/index.js';
 import { avatar, h } from './dom.js';
-import { speedUpParchment } from './fastlist.js';
+import { speedUpParchment, speedUpPlainLoad } from './fastlist.js';
 import { historyPanel } from './history.js';
 import { api } from './rest.js';
 import { setGuard, toLogin } from './router.js';
@@ -39,6 +39,7 @@ function closedMessage({ code, reason }) {
   switch (code) {
     case 4404: return 'This document was deleted.';
     case 4403: return 'Your access to this document was removed.';
+    case 4401: return 'You are no longer logged in. Log in again to keep editing.';
     case 1008: return `The server closed this document${reason ? `: ${reason}` : '.'}`;
     default: return `The connection to this document was closed${reason ? `: ${reason}` : ` (code ${code}).`}`;
   }
@@ -112,6 +113,7 @@ export function editorPage(root, { id }) {
   }
   const cursors = quill.getModule('cursors');
   speedUpParchment(quill);
+  speedUpPlainLoad(quill);
 
   const client = new CollabClient({ url: liveURL(id) });
   window.collabd = { quill, client };

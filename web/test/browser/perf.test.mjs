@@ -121,21 +121,29 @@ test('opening a 1 MiB document', { timeout: 90000 }, async (t) => {
       const n = performance.getEntriesByType('navigation')[0];
       return n ? Math.round(n.domContentLoadedEventEnd) : null;
     });
-    // The editor's own mark around quill.setContents, when it has one.
-    const setContents = await page.evaluate(() => {
-      const m = performance.getEntriesByName('collabd:setContents')[0];
-      return m ? Math.round(m.duration) : null;
+    // The editor's own marks around quill.setContents and to the first
+    // frame after it (visible_ms is taken before that frame's layout and
+    // paint), when it has them; the frame mark is set a little later.
+    const [setContents, rendered] = await page.evaluate(async () => {
+      const end = (name) => {
+        const m = performance.getEntriesByName(name)[0];
+        return m ? m : null;
+      };
+      for (let i = 0; i < 100 && !end('collabd:rendered') && end('collabd:setContents'); i++) await new Promise((r) => setTimeout(r, 20));
+      const s = end('collabd:setContents');
+      const r = end('collabd:rendered');
+      return [s ? Math.round(s.duration) : null, r ? Math.round(r.startTime + r.duration) : null];
     });
     return {
       visible_ms: visible, dom_content_loaded_ms: nav, ws_created_ms: r(ws.created), ws_open_ms: r(ws.open),
-      welcome_ms: r(ws.first), welcome_chars: ws.firstChars, set_contents_ms: setContents,
+      welcome_ms: r(ws.first), welcome_chars: ws.firstChars, set_contents_ms: setContents, rendered_ms: rendered,
     };
   };
   const cold = await measure(a.page);
   const second = await a.context.newPage();
   const warm = await measure(second);
   results.open_1mib = { cold, warm, target_ms: 1000 };
-  const line = (m) => `${m.visible_ms} ms (DOMContentLoaded ${m.dom_content_loaded_ms}, socket ${m.ws_created_ms}, open ${m.ws_open_ms}, welcome ${m.welcome_ms} ms / ${m.welcome_chars} chars, quill.setContents ${m.set_contents_ms} ms)`;
+  const line = (m) => `${m.visible_ms} ms (DOMContentLoaded ${m.dom_content_loaded_ms}, socket ${m.ws_created_ms}, open ${m.ws_open_ms}, welcome ${m.welcome_ms} ms / ${m.welcome_chars} chars, quill.setContents ${m.set_contents_ms} ms, first frame painted ${m.rendered_ms} ms)`;
   t.diagnostic(`open 1 MiB document, navigation start to the text in the editor: cold ${line(cold)}; warm ${line(warm)} (target < 1000 ms); loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   assert.ok(cold.visible_ms < 20000 && warm.visible_ms < 20000, `opening took ${cold.visible_ms} / ${warm.visible_ms} ms`);
   await second.close();
