@@ -219,19 +219,27 @@ func TestClose(t *testing.T) {
 	}
 }
 
+// overlapSetup makes a committer with two committers and Overlap 3 whose
+// commits hold until rec.hold is closed; do appends key from a goroutine
+// of wg.
+func overlapSetup(t *testing.T) (rec *recorder, c *Committer[int], do func(key string), wg *sync.WaitGroup) {
+	rec = &recorder{hold: make(chan struct{})}
+	c = New(rec.commit, Options{Committers: 2, Overlap: 3})
+	wg = &sync.WaitGroup{}
+	do = func(key string) {
+		wg.Go(func() {
+			if err := c.Do(context.Background(), key, 0); err != nil {
+				t.Errorf("Do(%s) = %v", key, err)
+			}
+		})
+	}
+	return rec, c, do, wg
+}
+
 func TestSmallBatchWaitsForTheRunningCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &recorder{hold: make(chan struct{})}
-		c := New(rec.commit, Options{Committers: 2, Overlap: 3})
+		rec, c, do, wg := overlapSetup(t)
 		defer c.Close()
-		var wg sync.WaitGroup
-		do := func(key string) {
-			wg.Go(func() {
-				if err := c.Do(context.Background(), key, 0); err != nil {
-					t.Errorf("Do(%s) = %v", key, err)
-				}
-			})
-		}
 		do("first")
 		synctest.Wait() // one commit in flight, held
 		do("a")
@@ -253,17 +261,8 @@ func TestSmallBatchWaitsForTheRunningCommit(t *testing.T) {
 
 func TestBatchOfOverlapCommitsBesideTheRunningOne(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &recorder{hold: make(chan struct{})}
-		c := New(rec.commit, Options{Committers: 2, Overlap: 3})
+		rec, c, do, wg := overlapSetup(t)
 		defer c.Close()
-		var wg sync.WaitGroup
-		do := func(key string) {
-			wg.Go(func() {
-				if err := c.Do(context.Background(), key, 0); err != nil {
-					t.Errorf("Do(%s) = %v", key, err)
-				}
-			})
-		}
 		do("first")
 		synctest.Wait()
 		for _, k := range []string{"a", "b", "c"} {
