@@ -20,6 +20,7 @@ type config struct {
 	AllowedOrigins []string
 	JWTSecret      string // signs login tokens; generated and kept in DataDir when empty
 	OpenSignup     bool
+	DebugAddr      string // serves Go's profiler (/debug/pprof) when set; keep it private
 
 	// Tokens minted by an app for its users (external issuer).
 	IssuerKey string // HMAC secret, or a path to a PEM public key
@@ -99,6 +100,7 @@ func parseConfigWith(name string, args []string, getenv func(string) string, ext
 	value((*listValue)(&c.AllowedOrigins), "allowed-origins", "COLLABD_ALLOWED_ORIGINS", "comma-separated origins allowed for cookie-authenticated requests")
 	str(&c.JWTSecret, "jwt-secret", "COLLABD_JWT_SECRET", "secret signing login tokens; generated into the data dir when empty")
 	value((*boolValue)(&c.OpenSignup), "open-signup", "COLLABD_OPEN_SIGNUP", "allow anyone to sign up")
+	str(&c.DebugAddr, "debug-addr", "COLLABD_DEBUG_ADDR", "private address serving Go's profiler at /debug/pprof/; empty serves none")
 	str(&c.IssuerKey, "issuer-key", "COLLABD_ISSUER_KEY", "trusted app token key: HMAC secret or path to a PEM public key")
 	str(&c.IssuerAlg, "issuer-alg", "COLLABD_ISSUER_ALG", "algorithm of trusted app tokens: HS256, RS256, ES256 or EdDSA")
 	str(&c.Issuer, "issuer", "COLLABD_ISSUER", "required iss claim of trusted app tokens")
@@ -153,14 +155,14 @@ func (c config) validate() error {
 		return errors.New("--max-doc-bytes must be at least 1024")
 	case c.Limits.EditorsPerDoc < 1:
 		return errors.New("--max-editors must be at least 1")
-	case c.Limits.EditsPerSecond <= 0 || c.Limits.EditBurst < 1:
-		return errors.New("--edit-rate must be positive and --edit-burst at least 1")
-	case c.Limits.UserEditRate <= 0:
-		return errors.New("--user-edit-rate must be positive")
-	case c.Limits.RequestsPerSecond <= 0:
-		return errors.New("--request-rate must be positive")
-	case !(c.Limits.IPRate > 0) || math.IsInf(c.Limits.IPRate, 1) || c.Limits.IPBurst < 1: // NaN too
-		return errors.New("--ip-rate must be positive and --ip-burst at least 1")
+	case !finitePositive(c.Limits.EditsPerSecond) || c.Limits.EditBurst < 1:
+		return errors.New("--edit-rate must be positive and finite and --edit-burst at least 1")
+	case !finitePositive(c.Limits.UserEditRate):
+		return errors.New("--user-edit-rate must be positive and finite")
+	case !finitePositive(c.Limits.RequestsPerSecond):
+		return errors.New("--request-rate must be positive and finite")
+	case !finitePositive(c.Limits.IPRate) || c.Limits.IPBurst < 1:
+		return errors.New("--ip-rate must be positive and finite and --ip-burst at least 1")
 	case c.Limits.IdleTimeout <= 0:
 		return errors.New("--idle-timeout must be positive")
 	}
@@ -171,6 +173,10 @@ func (c config) validate() error {
 	}
 	return nil
 }
+
+// finitePositive is false for NaN and ±Inf too: a rate limiter fed either
+// would let everything through or nothing.
+func finitePositive(f float64) bool { return f > 0 && !math.IsInf(f, 1) }
 
 // Typed flag values, so that flags and environment variables parse alike.
 type (

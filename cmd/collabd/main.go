@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -251,6 +252,15 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if c.DebugAddr != "" {
+		stop, err := serveDebug(c.DebugAddr, stdout, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
+
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "collabd is serving on http://%s\n", addr)
 	log.Info("serving", "url", "http://"+addr+"/")
@@ -281,4 +291,29 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 		log.Warn("live connections did not all close in time", "err", err)
 	}
 	return nil
+}
+
+// serveDebug serves Go's profiler on its own listener, apart from the API,
+// so that it is never exposed with it. It returns a function that stops it.
+func serveDebug(addr string, stdout io.Writer, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on debug address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	url := "http://" + ln.Addr().String() + "/debug/pprof/"
+	fmt.Fprintf(stdout, "profiler on %s\n", url)
+	log.Info("profiler", "url", url)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("profiler stopped", "err", err)
+		}
+	}()
+	return func() { srv.Close() }, nil
 }

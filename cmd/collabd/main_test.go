@@ -82,6 +82,9 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"zero ip rate", []string{"--ip-rate", "0"}, nil, "--ip-rate"},
 		{"NaN ip rate", nil, map[string]string{"COLLABD_IP_RATE": "NaN"}, "--ip-rate"},
 		{"infinite ip rate", []string{"--ip-rate", "+Inf"}, nil, "--ip-rate"},
+		{"NaN edit rate", []string{"--edit-rate", "NaN"}, nil, "--edit-rate"},
+		{"infinite user edit rate", nil, map[string]string{"COLLABD_USER_EDIT_RATE": "Inf"}, "--user-edit-rate"},
+		{"NaN request rate", nil, map[string]string{"COLLABD_REQUEST_RATE": "nan"}, "--request-rate"},
 		{"bad env ip rate", nil, map[string]string{"COLLABD_IP_RATE": "lots"}, "COLLABD_IP_RATE"},
 		{"zero ip burst", []string{"--ip-burst", "0"}, nil, "--ip-burst"},
 		{"not postgres", []string{"--database-url", "mysql://x"}, nil, "postgres://"},
@@ -240,5 +243,59 @@ func TestMigrateOnEmptyDatabases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeDebugAddr: --debug-addr serves the profiler on its own address
+// and nowhere else; without it there is none.
+func TestServeDebugAddr(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out logBuffer
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--debug-addr", "127.0.0.1:0"}, env(nil), &out, io.Discard, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Main returned before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start within 30s")
+	}
+	_, debugURL, ok := strings.Cut(out.String(), "profiler on ")
+	if !ok {
+		t.Fatalf("stdout %q does not say where the profiler is", out.String())
+	}
+	debugURL, _, _ = strings.Cut(debugURL, "\n")
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(debugURL + "goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("GET %sgoroutine = %d %.80q, want 200 and a goroutine profile", debugURL, code, body)
+	}
+	if code, body := get("http://" + addr + "/debug/pprof/goroutine?debug=1"); strings.Contains(body, "goroutine profile") {
+		t.Errorf("the API address serves the profiler (%d)", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Main after cancel = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop within 30s of cancel")
+	}
+	if _, err := http.Get(debugURL); err == nil {
+		t.Error("the profiler still answers after the server stopped")
 	}
 }
