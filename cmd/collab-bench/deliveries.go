@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -113,6 +114,7 @@ type tally struct {
 	undelivered int             // not seen by every other editor by the end
 	duplicates  int             // seen more often than there are receivers
 	latencies   []time.Duration // of the delivered ops
+	starts      []int64         // when each of latencies' ops started (clock ns)
 }
 
 // collect tallies the ops whose start is in [from, to). Call it once the
@@ -138,6 +140,7 @@ func (d *docDeliveries) collect(from, to int64, t *tally) {
 				}
 				if d.receivers > 0 {
 					t.latencies = append(t.latencies, time.Duration(s.last.Load()-start))
+					t.starts = append(t.starts, start)
 				}
 			}
 		}
@@ -245,4 +248,41 @@ func fmtMS(v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64) + "ms"
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64) + "ms"
+}
+
+// Second is the delivery latency of the ops that started in one second of
+// the measured window. A tail made of a few bad seconds points at stalls
+// (a slow disk flush, a pause); one spread over every second points at
+// steady queueing.
+type Second struct {
+	At   int     `json:"at_s"` // seconds since the measured window began
+	Ops  int     `json:"ops"`
+	P50  float64 `json:"p50_ms"`
+	P99  float64 `json:"p99_ms"`
+	Max  float64 `json:"max_ms"`
+	Over int     `json:"over_p99"` // ops slower than the whole window's p99
+}
+
+// perSecond splits t's delivered ops by the second they started in, from
+// from on, and summarises each second; p99 is the whole window's.
+func perSecond(t *tally, from int64, p99 time.Duration) []Second {
+	var by [][]time.Duration
+	for i, start := range t.starts {
+		k := int((start - from) / int64(time.Second))
+		for len(by) <= k {
+			by = append(by, nil)
+		}
+		by[k] = append(by[k], t.latencies[i])
+	}
+	out := make([]Second, 0, len(by))
+	for k, sample := range by {
+		s := Second{At: k, Ops: len(sample)}
+		if len(sample) > 0 {
+			slices.Sort(sample)
+			s.P50, s.P99, s.Max = ms(percentile(sample, 50)), ms(percentile(sample, 99)), ms(sample[len(sample)-1])
+			s.Over = len(sample) - sort.Search(len(sample), func(i int) bool { return sample[i] > p99 })
+		}
+		out = append(out, s)
+	}
+	return out
 }

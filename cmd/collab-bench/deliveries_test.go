@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +112,38 @@ func TestDeliveries(t *testing.T) {
 	d.collect(150, 200, &window) // start in [150, 200): editor 1's op only
 	if window.ops != 1 || window.refused != 1 {
 		t.Errorf("window tally = %+v, want only the refused op", window)
+	}
+}
+
+// TestPerSecondFindsTheStall: ops are split by the second they started in,
+// and the report names the second that holds the slow ones.
+func TestPerSecondFindsTheStall(t *testing.T) {
+	const from = int64(5 * time.Second)
+	var tl tally
+	for sec := range 4 {
+		for i := range 100 {
+			lat := 3 * time.Millisecond
+			if sec == 2 && i < 30 {
+				lat = 90 * time.Millisecond // a stall in the third second
+			}
+			tl.starts = append(tl.starts, from+int64(sec)*int64(time.Second)+int64(i)*int64(time.Millisecond))
+			tl.latencies = append(tl.latencies, lat)
+		}
+	}
+	secs := perSecond(&tl, from, 10*time.Millisecond)
+	if len(secs) != 4 {
+		t.Fatalf("%d seconds, want 4", len(secs))
+	}
+	for _, s := range secs {
+		wantOver, wantMax := 0, 3.0
+		if s.At == 2 {
+			wantOver, wantMax = 30, 90
+		}
+		if s.Ops != 100 || s.Over != wantOver || s.Max != wantMax {
+			t.Errorf("second %d: %d ops, %d over, max %v; want 100, %d, %v", s.At, s.Ops, s.Over, s.Max, wantOver, wantMax)
+		}
+	}
+	if line := worstSeconds(secs, 2); !strings.HasPrefix(line, "30 ops over p99; 100% in the worst 2 of 4 seconds: 2s:30 ") {
+		t.Errorf("worstSeconds = %q", line)
 	}
 }

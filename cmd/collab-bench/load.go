@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -48,6 +49,8 @@ type LoadResult struct {
 	// Delivery: from when an op's first edit was due to when the last
 	// other editor of its document received it.
 	Delivery Latency `json:"delivery"`
+	// PerSecond: the same, by the second the ops started in.
+	PerSecond []Second `json:"per_second,omitempty"`
 
 	// Over the whole run (warmup included).
 	Ticks        int   `json:"ticks"`     // edits that came due
@@ -210,7 +213,8 @@ func runLoad(ctx context.Context, cfg config, rc *restClient, log io.Writer) (*L
 	}
 	res.Ops, res.Refused, res.Undelivered, res.Duplicates = t.ops, t.refused, t.undelivered, t.duplicates
 	res.OpsPerSec = round3(float64(t.ops) / cfg.Duration.Seconds())
-	res.Delivery = summarize(t.latencies)
+	res.Delivery = summarize(slices.Clone(t.latencies)) // sorts its sample; t's stays paired with t.starts
+	res.PerSecond = perSecond(&t, measureFrom, time.Duration(res.Delivery.P99*float64(time.Millisecond)))
 	res.ForeignOps, res.Resyncs = counters.foreignOps.Load(), counters.resyncs.Load()
 	res.ClientErrors, res.ServerErrors, res.Dropped = counters.clientErrors.Load(), counters.serverErrors.Load(), counters.dropped.Load()
 	res.ConnectRetries = counters.connectRetries.Load()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -25,6 +26,9 @@ func printLoad(w io.Writer, cfg config, r *LoadResult) {
 			fmt.Fprintf(&b, " ≤%s:%d", k.LE, k.Count)
 		}
 		fmt.Fprintf(w, "  histogram %s (ms:ops)\n", strings.ReplaceAll(b.String(), "≤+Inf", ">max"))
+	}
+	if line := worstSeconds(r.PerSecond, 5); line != "" {
+		fmt.Fprintf(w, "  seconds    %s\n", line)
 	}
 	if r.Server != nil {
 		printProc(w, "server", r.Server)
@@ -87,3 +91,25 @@ func printIdle(w io.Writer, cfg config, r *IdleResult) {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// worstSeconds says how the ops over the window's p99 spread over its
+// seconds: the n seconds holding most of them, and their share.
+func worstSeconds(secs []Second, n int) string {
+	total := 0
+	for _, s := range secs {
+		total += s.Over
+	}
+	if total == 0 {
+		return ""
+	}
+	worst := slices.Clone(secs)
+	slices.SortStableFunc(worst, func(a, b Second) int { return b.Over - a.Over })
+	worst = worst[:min(n, len(worst))]
+	var b strings.Builder
+	in := 0
+	for _, s := range worst {
+		in += s.Over
+		fmt.Fprintf(&b, " %ds:%d (p99 %s)", s.At, s.Over, fmtMS(s.P99))
+	}
+	return fmt.Sprintf("%d ops over p99; %d%% in the worst %d of %d seconds:%s", total, 100*in/total, len(worst), len(secs), b.String())
+}
