@@ -25,7 +25,8 @@ type Config struct {
 
 	IdleTimeout        time.Duration // retire this long after the last peer left or request came
 	CheckpointEvery    int           // checkpoint after this many edits...
-	CheckpointInterval time.Duration // ...or this long after the last one, if anything changed
+	CheckpointInterval time.Duration // ...or this long after the last one, if anything changed (each drawn between half and all of it)
+	Checkpoints        int           // snapshot writes at once over all sessions
 	Prune              collab.PrunePolicy
 	PresenceTick       time.Duration // presence is coalesced and sent once per tick
 	Window             int           // committed edits kept in memory for transforms and catch-up
@@ -46,6 +47,7 @@ func DefaultConfig() Config {
 		IdleTimeout:        time.Minute,
 		CheckpointEvery:    1000,
 		CheckpointInterval: 30 * time.Second,
+		Checkpoints:        2,
 		Prune:              collab.PrunePolicy{KeepLatest: 3, Every: 1000},
 		PresenceTick:       40 * time.Millisecond,
 		Window:             1000,
@@ -76,6 +78,7 @@ func (c Config) withDefaults() Config {
 	set(&c.MaxDocLen, d.MaxDocLen)
 	set(&c.MaxPeers, d.MaxPeers)
 	set(&c.CheckpointEvery, d.CheckpointEvery)
+	set(&c.Checkpoints, d.Checkpoints)
 	set(&c.Window, d.Window)
 	set(&c.MaxCatchUp, d.MaxCatchUp)
 	set(&c.QueueLen, d.QueueLen)
@@ -100,6 +103,8 @@ type Registry struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // running sessions
 	edits  atomic.Int64   // edits committed by all sessions, for metrics
+	// checkpointSlots holds a token per snapshot being written.
+	checkpointSlots chan struct{}
 
 	mu       sync.Mutex // guards sessions only
 	sessions map[collab.DocumentID]*Session
@@ -109,7 +114,9 @@ type Registry struct {
 // NewRegistry returns a registry whose sessions use cfg.
 func NewRegistry(cfg Config) *Registry {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Registry{cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, sessions: map[collab.DocumentID]*Session{}}
+	cfg = cfg.withDefaults()
+	return &Registry{cfg: cfg, ctx: ctx, cancel: cancel, sessions: map[collab.DocumentID]*Session{},
+		checkpointSlots: make(chan struct{}, cfg.Checkpoints)}
 }
 
 // errClosed is returned once the registry is shutting down.
@@ -128,7 +135,7 @@ func (r *Registry) session(id collab.DocumentID) (*Session, error) {
 	cfg := &r.cfg
 	s := &Session{
 		id: id, cfg: cfg, registry: r,
-		inbox:      make(chan request, cfg.InboxLen),
+		inbox:      make(chan *request, cfg.InboxLen),
 		done:       make(chan struct{}),
 		lastSeq:    map[collab.ClientID]int64{},
 		tentSeq:    map[collab.ClientID]int64{},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -19,7 +20,7 @@ type Session struct {
 	id       collab.DocumentID
 	cfg      *Config
 	registry *Registry
-	inbox    chan request  // joins, ops, presence, leaves, admin; never closed
+	inbox    chan *request // joins, ops, presence, leaves, admin; never closed
 	done     chan struct{} // closed when run returns; senders stop waiting then
 	err      error         // why the session ended early (load failed); written before done is closed
 
@@ -66,10 +67,29 @@ type opResult struct {
 }
 
 type checkpointState struct {
-	version  int64     // newest version saved or being saved
-	running  bool      // a SaveSnapshot is in flight
-	lastTime time.Time // when the newest checkpoint started
-	done     chan error
+	version int64 // newest version saved or being saved
+	running bool  // a SaveSnapshot is in flight
+	// The next checkpoint is due after every edits or at due, whichever
+	// comes first. Both are drawn anew after each checkpoint, between half
+	// and all of CheckpointEvery and CheckpointInterval: documents opened
+	// together (a server restart, a class starting) would otherwise all
+	// checkpoint in the same second, and their snapshot writes would hold
+	// up everyone's commits.
+	every int64
+	due   time.Time
+	done  chan error
+}
+
+// schedule draws the next checkpoint's thresholds.
+func (c *checkpointState) schedule(cfg *Config, now time.Time) {
+	c.every = jitter(int64(cfg.CheckpointEvery))
+	c.due = now.Add(time.Duration(jitter(int64(cfg.CheckpointInterval))))
+}
+
+// jitter returns a number between n/2 and n, at least 1.
+func jitter(n int64) int64 {
+	half := n / 2
+	return max(1, n-half+rand.Int64N(half+1))
 }
 
 type reqKind uint8
@@ -107,7 +127,7 @@ type joinResult struct {
 // was closed.
 func (s *Session) send(ctx context.Context, r request, abort <-chan struct{}) bool {
 	select {
-	case s.inbox <- r:
+	case s.inbox <- &r: // a pointer: a buffer of requests themselves would hold ~0.5 MiB per session for the GC to scan
 		return true
 	case <-s.done:
 	case <-ctx.Done():
@@ -130,13 +150,13 @@ func (s *Session) run(ctx context.Context) {
 	defer idle.Stop()
 	presence := time.NewTimer(time.Hour)
 	presence.Stop()
-	checkpointTick := time.NewTicker(s.cfg.CheckpointInterval)
-	defer checkpointTick.Stop()
+	checkpointDue := time.NewTimer(time.Until(s.checkpoint.due))
+	defer checkpointDue.Stop()
 
 	for {
 		select {
 		case r := <-s.inbox:
-			s.handle(ctx, r)
+			s.handle(ctx, *r)
 			if len(s.peers) == 0 {
 				idle.Reset(s.cfg.IdleTimeout) // activity without peers (REST edits) keeps it open too
 				idleArmed = true
@@ -151,10 +171,16 @@ func (s *Session) run(ctx context.Context) {
 		case <-presence.C:
 			s.presenceDue = false
 			s.flushPresence()
-		case <-checkpointTick.C:
-			if s.version > s.checkpoint.version && time.Since(s.checkpoint.lastTime) >= s.cfg.CheckpointInterval {
-				s.startCheckpoint(ctx)
+		case now := <-checkpointDue.C:
+			// A checkpoint started by edit count since has moved due on.
+			if !now.Before(s.checkpoint.due) {
+				if s.version > s.checkpoint.version {
+					s.startCheckpoint(ctx)
+				} else {
+					s.checkpoint.schedule(s.cfg, now)
+				}
 			}
+			checkpointDue.Reset(time.Until(s.checkpoint.due))
 		case <-idle.C:
 			idleArmed = false
 			if len(s.peers) == 0 && len(s.tentative) == 0 {
@@ -192,7 +218,8 @@ func (s *Session) load(ctx context.Context) error {
 	}
 	s.doc, s.version = snap.Doc, snap.Version
 	s.baseLen = s.doc.Len()
-	s.checkpoint = checkpointState{version: snap.Version, lastTime: time.Now(), done: make(chan error, 1)}
+	s.checkpoint = checkpointState{version: snap.Version, done: make(chan error, 1)}
+	s.checkpoint.schedule(s.cfg, time.Now())
 	for _, e := range edits {
 		if e.Version != s.version+1 {
 			return fmt.Errorf("load document %s: edit %d follows version %d", s.id, e.Version, s.version)
@@ -579,7 +606,7 @@ func (s *Session) committed(ctx context.Context, err error) {
 		s.registry.edits.Add(int64(n))
 		s.tentative = append(s.tentative[:0:0], s.tentative[n:]...)
 		s.leadRun -= n // ownRun recounts when this is no longer positive
-		if s.version-s.checkpoint.version >= int64(s.cfg.CheckpointEvery) {
+		if s.version-s.checkpoint.version >= s.checkpoint.every {
 			s.startCheckpoint(ctx)
 		}
 		s.startAppend(ctx)
@@ -769,18 +796,30 @@ func (s *Session) flushPresence() {
 }
 
 // startCheckpoint saves the committed document in the background; the
-// document is immutable, so the session goes on editing meanwhile.
+// document is immutable, so the session goes on editing meanwhile. At
+// most Config.Checkpoints sessions write a snapshot at once (the rest
+// wait for a slot), so that checkpoints never take the store connections
+// that edits are committed on.
 func (s *Session) startCheckpoint(ctx context.Context) {
 	if s.checkpoint.running || s.version <= s.checkpoint.version {
 		return
 	}
+	now := time.Now()
 	s.checkpoint.running = true
 	s.checkpoint.version = s.version
-	s.checkpoint.lastTime = time.Now()
-	snap := collab.Snapshot{Version: s.version, Doc: s.doc, CreatedAt: time.Now().UTC()}
+	s.checkpoint.schedule(s.cfg, now)
+	snap := collab.Snapshot{Version: s.version, Doc: s.doc, CreatedAt: now.UTC()}
+	slots := s.registry.checkpointSlots
 	go func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StoreTimeout)
 		defer cancel()
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-cctx.Done():
+			s.checkpoint.done <- fmt.Errorf("wait to checkpoint: %w", cctx.Err())
+			return
+		}
 		err := s.cfg.Log.SaveSnapshot(cctx, s.id, snap)
 		if err == nil {
 			err = s.cfg.Log.PruneSnapshots(cctx, s.id, s.cfg.Prune)

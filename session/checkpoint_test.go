@@ -1,0 +1,181 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/ot"
+)
+
+// savingLog is a memLog that records when each snapshot write started and
+// how many ran at once, and can hold writes until released.
+type savingLog struct {
+	*memLog
+	hold chan struct{} // when non-nil, SaveSnapshot waits for it to close
+
+	mu      sync.Mutex
+	started []time.Time
+	running int
+	most    int
+}
+
+func (l *savingLog) SaveSnapshot(ctx context.Context, id collab.DocumentID, s collab.Snapshot) error {
+	l.mu.Lock()
+	l.started = append(l.started, time.Now())
+	l.running++
+	l.most = max(l.most, l.running)
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.running--
+		l.mu.Unlock()
+	}()
+	if l.hold != nil {
+		select {
+		case <-l.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return l.memLog.SaveSnapshot(ctx, id, s)
+}
+
+func (l *savingLog) stats() (started []time.Time, running, most int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.started...), l.running, l.most
+}
+
+func insertX(client collab.ClientID, seq, base int64) Edit {
+	return Edit{Client: client, Seq: seq, User: collab.UserInfo{ID: "u"}, Base: base, Delta: ot.Delta{ot.InsertText("x", nil)}}
+}
+
+// newest returns the version of a document's newest snapshot.
+func newest(t *testing.T, log collab.Log, id collab.DocumentID) int64 {
+	t.Helper()
+	snap, err := log.SnapshotAt(context.Background(), id, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Version
+}
+
+// TestTimedCheckpointsAreSpreadOverTheInterval: documents opened in the
+// same instant are checkpointed between half and all of the interval
+// later, not all in the same second.
+func TestTimedCheckpointsAreSpreadOverTheInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &savingLog{memLog: newMemLog()}
+		cfg := testConfig(log)
+		cfg.CheckpointInterval = 30 * time.Second
+		reg := NewRegistry(cfg)
+		defer reg.Close(context.Background())
+		const docs = 50
+		opened := time.Now()
+		for i := range docs {
+			id := collab.DocumentID(fmt.Sprintf("doc%d", i))
+			log.create(id, "")
+			if _, err := reg.Submit(context.Background(), id, insertX("rest", 1, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(cfg.CheckpointInterval + time.Second)
+		synctest.Wait()
+		started, _, _ := log.stats()
+		if len(started) != docs {
+			t.Fatalf("%d checkpoints after the interval, want one per document (%d)", len(started), docs)
+		}
+		seconds := map[int]bool{}
+		for i := range docs {
+			if v := newest(t, log, collab.DocumentID(fmt.Sprintf("doc%d", i))); v != 1 {
+				t.Fatalf("doc%d: newest snapshot %d, want 1", i, v)
+			}
+		}
+		for _, at := range started {
+			after := at.Sub(opened)
+			if after < cfg.CheckpointInterval/2 || after > cfg.CheckpointInterval {
+				t.Errorf("a checkpoint started %v after the edit, want between %v and %v", after, cfg.CheckpointInterval/2, cfg.CheckpointInterval)
+			}
+			seconds[int(after/time.Second)] = true
+		}
+		if len(seconds) < 5 {
+			t.Errorf("%d checkpoints fell in only %d distinct seconds: not spread", docs, len(seconds))
+		}
+	})
+}
+
+// TestCheckpointAfterEdits: a session checkpoints by edit count, between
+// half and all of CheckpointEvery edits after the last checkpoint.
+func TestCheckpointAfterEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &savingLog{memLog: newMemLog()}
+		log.create("doc", "")
+		cfg := testConfig(log)
+		cfg.CheckpointEvery = 10
+		reg := NewRegistry(cfg)
+		defer reg.Close(context.Background())
+		for seq := int64(1); seq <= 10; seq++ {
+			if _, err := reg.Submit(context.Background(), "doc", insertX("rest", seq, seq-1)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			if seq < 5 && newest(t, log, "doc") != 0 {
+				t.Fatalf("checkpointed after %d edits, want at least 5", seq)
+			}
+		}
+		if v := newest(t, log, "doc"); v < 5 || v > 10 {
+			t.Fatalf("newest snapshot after 10 edits is %d, want one between 5 and 10", v)
+		}
+	})
+}
+
+// TestCheckpointsWaitForASlot: however many sessions are due, at most
+// Config.Checkpoints snapshot writes run at once, and edits are acked
+// while the others wait.
+func TestCheckpointsWaitForASlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &savingLog{memLog: newMemLog(), hold: make(chan struct{})}
+		cfg := testConfig(log)
+		cfg.CheckpointEvery = 1
+		cfg.Checkpoints = 2
+		reg := NewRegistry(cfg)
+		defer reg.Close(context.Background())
+		const docs = 10
+		for i := range docs {
+			id := collab.DocumentID(fmt.Sprintf("doc%d", i))
+			log.create(id, "")
+			if _, err := reg.Submit(context.Background(), id, insertX("rest", 1, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if _, running, _ := log.stats(); running != cfg.Checkpoints {
+			t.Fatalf("%d snapshot writes running, want the %d slots full", running, cfg.Checkpoints)
+		}
+		// Every document still takes edits while its checkpoint waits.
+		for i := range docs {
+			if _, err := reg.Submit(context.Background(), collab.DocumentID(fmt.Sprintf("doc%d", i)), insertX("rest", 2, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(log.hold)
+		synctest.Wait()
+		started, running, most := log.stats()
+		if most > cfg.Checkpoints || running != 0 {
+			t.Fatalf("up to %d snapshot writes ran at once (%d still running), want at most %d", most, running, cfg.Checkpoints)
+		}
+		if len(started) < docs {
+			t.Fatalf("%d snapshots written, want at least one per document (%d)", len(started), docs)
+		}
+		for i := range docs {
+			if v := newest(t, log, collab.DocumentID(fmt.Sprintf("doc%d", i))); v < 1 {
+				t.Fatalf("doc%d: no checkpoint", i)
+			}
+		}
+	})
+}
