@@ -53,8 +53,9 @@ type Options struct {
 // defaultOverlap: see Options.Overlap.
 const defaultOverlap = 16
 
-// defaultMaxConns is the pool size unless the URL sets pool_max_conns.
-const defaultMaxConns = 20
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns: the
+// committers (2), the checkpoints (2 at most, see session.Config) and reads.
+const defaultMaxConns = 16
 
 // Open connects to the database at url (postgres://...; pool settings such
 // as pool_max_conns may be given in it), applies the migrations and starts
@@ -76,16 +77,12 @@ func OpenOptions(ctx context.Context, url string, opts Options) (*Store, error) 
 		return nil, collab.Errorf(collab.Invalid, "database URL: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		// pgxpool's default (4 on two cores) queues reads behind the
-		// committers under load; a URL may still set its own.
+		// pgxpool's default (4 on two cores) queues the committers behind
+		// reads under load; a URL may still set its own.
 		cfg.MaxConns = defaultMaxConns
 	}
 	if err := migrate(ctx, cfg.ConnConfig); err != nil {
 		return nil, err
-	}
-	if !strings.Contains(url, "pool_max_conns") {
-		// pgxpool's default is 4: the committers would wait behind reads.
-		cfg.MaxConns = int32(opts.Committers) + 14
 	}
 	s := &Store{}
 	cfg.BeforeClose = func(c *pgx.Conn) { s.prepared.Delete(c) }
