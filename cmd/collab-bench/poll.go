@@ -49,6 +49,7 @@ type pollConn struct {
 	deadline time.Time  // the write deadline set last; guarded by wmu
 
 	ended   atomic.Bool
+	closing atomic.Bool // we sent a close: the server's answering close is no error
 	endOnce sync.Once
 
 	// Owned by the poller goroutine (and by dialPoll before it registers).
@@ -178,6 +179,9 @@ func (c *pollConn) write(opcode byte, payload []byte) error {
 // close sends a normal close frame and closes the connection; onEnd gets
 // nil.
 func (c *pollConn) close() {
+	// Before the write: the poller may read the server's answering close
+	// frame, and end the connection, before this goroutine goes on.
+	c.closing.Store(true)
 	c.write(0x8, []byte{0x03, 0xe8}) // 1000
 	c.end(nil)
 }
@@ -185,6 +189,9 @@ func (c *pollConn) close() {
 // end takes the connection out of its poller and closes it, once.
 func (c *pollConn) end(err error) {
 	c.endOnce.Do(func() {
+		if c.closing.Load() {
+			err = nil
+		}
 		c.ended.Store(true)
 		c.poller.remove(c)
 		c.nc.Close()
