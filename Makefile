@@ -3,7 +3,7 @@
 # for the differential test, Debian's Chromium and the editor's npm packages),
 # then runs lint, every Go test with the race detector, the web checks (fresh
 # web/dist, JS client tests, browser tests) and short fuzz runs.
-.PHONY: test lint gotest fuzz web bench run
+.PHONY: test lint gotest fuzz web bench bench-live run
 
 test:
 	./scripts/test.sh
@@ -19,6 +19,10 @@ web:
 
 bench:
 	go test ./ot ./store/... -run='^$$' -bench=. -benchmem -count=5
+
+# The live-editing load runs of docs/benchmarks.md (about 6 minutes).
+bench-live:
+	./scripts/bench-live.sh
 
 run:
 	go run ./cmd/collabd
