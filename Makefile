@@ -1,8 +1,9 @@
 # The test command CI runs (.ci/run) is `make test`: it installs what the
 # tests need if missing (Postgres server binaries, the quill-delta package
 # for the differential test, Debian's Chromium and the editor's npm packages),
-# then runs lint, every Go test with the race detector, the web checks (fresh
-# web/dist, JS client tests, browser tests) and short fuzz runs.
+# then runs lint, every Go test with the race detector, a smoke run of
+# scripts/bench-live.sh, the web checks (fresh web/dist, JS client tests,
+# browser tests) and short fuzz runs.
 .PHONY: test lint gotest fuzz web bench bench-live run
 
 test:

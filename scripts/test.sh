@@ -116,6 +116,17 @@ web() {
 	timeout --kill-after=30s 10m node --experimental-websocket --test --test-timeout=120000 --test-concurrency=1 web/test/browser/
 }
 
+# The measurement script works end to end: its 20 s smoke run must finish
+# with every document converged (collab-bench fails otherwise).
+bench_smoke() {
+	step "scripts/bench-live.sh quick"
+	local out
+	out=$(mktemp -d)
+	OUT=$out timeout --kill-after=30s 5m ./scripts/bench-live.sh quick
+	grep -q '"converged_docs": 50' "$out/quick.json"
+	rm -rf "$out"
+}
+
 case "${1:-all}" in
 	lint) lint ;;
 	fuzz) fuzz ;;
@@ -127,6 +138,7 @@ case "${1:-all}" in
 		install_deps
 		lint
 		gotest
+		bench_smoke
 		web
 		fuzz
 		step "all checks passed"
