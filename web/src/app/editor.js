@@ -67,6 +67,7 @@ export function editorPage(root, { id }) {
   const avatars = h('div', { class: 'avatars', testid: 'avatars' });
   const historyButton = h('button', { type: 'button', class: 'btn btn-quiet', testid: 'history-button', title: 'Version history', 'aria-expanded': 'false' }, 'History');
   const shareButton = h('button', { type: 'button', class: 'btn btn-primary', testid: 'share-button' }, 'Share');
+  const download = downloadMenu(id);
   const closedBox = h('div', { class: 'banner banner-error', testid: 'editor-closed', role: 'alert', hidden: true });
   const roleBanner = h('div', { class: 'banner banner-info', testid: 'readonly-banner', hidden: true }, 'You can view this document but not edit it.');
   const editorEl = h('div', { id: 'editor' });
@@ -78,7 +79,7 @@ export function editorPage(root, { id }) {
       h('a', { href: '/', class: 'home', title: 'All documents', 'aria-label': 'All documents' }, h('span', { class: 'brand-mark' })),
       h('div', { class: 'title-block' }, title, status),
       h('div', { class: 'spacer' }),
-      avatars, historyButton, shareButton,
+      avatars, historyButton, download.el, shareButton,
     ),
     closedBox, roleBanner,
     h('div', { class: 'editor-body' }, h('div', { class: 'editor-main' }, shell, previewHost), side),
@@ -312,6 +313,7 @@ export function editorPage(root, { id }) {
     );
     closedBox.hidden = false;
     shareButton.disabled = true;
+    download.disable();
     title.readOnly = true;
     roleBanner.hidden = true;
     hist.close();
@@ -436,6 +438,7 @@ export function editorPage(root, { id }) {
     getMeta: () => meta,
     onRestored: () => {},
   });
+  offs.push(() => download.dispose());
   shareButton.addEventListener('click', () => shareDialog({ id, getMeta: () => meta, link: `${location.origin}/d/${encodeURIComponent(id)}` }));
 
   // --- leaving with unsaved edits asks first ---------------------------------------
@@ -527,4 +530,57 @@ function restoreBackward(quill) {
   [startNode, startOffset] = unBR(startNode, startOffset);
   [endNode, endOffset] = unBR(endNode, endOffset);
   document.getSelection().setBaseAndExtent(endNode, endOffset, startNode, startOffset);
+}
+
+// downloadMenu is the Download button and its menu of formats: links to
+// the REST export of the last saved version (the login cookie
+// authenticates them), named after the title when clicked.
+const FORMATS = [
+  { format: 'markdown', ext: 'md', label: 'Markdown (.md)' },
+  { format: 'html', ext: 'html', label: 'Web page (.html)' },
+  { format: 'text', ext: 'txt', label: 'Plain text (.txt)' },
+];
+
+function downloadMenu(id) {
+  const button = h('button', {
+    type: 'button', class: 'btn btn-quiet', testid: 'download-button',
+    title: 'Download the last saved version', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+  }, 'Download');
+  const links = FORMATS.map(({ format, ext, label }) => {
+    const a = h('a', {
+      role: 'menuitem', class: 'menu-item', testid: `download-${format}`,
+      href: `/v1/documents/${encodeURIComponent(id)}/content?format=${format}`,
+    }, label);
+    a.addEventListener('click', () => {
+      a.download = `${fileName(document.querySelector('[data-testid=doc-title]')?.value)}.${ext}`;
+      setOpen(false);
+    });
+    return a;
+  });
+  const menu = h('div', { class: 'menu', role: 'menu', testid: 'download-menu', hidden: true }, ...links);
+  const el = h('div', { class: 'menu-anchor' }, button, menu);
+  const setOpen = (open) => {
+    menu.hidden = !open;
+    button.setAttribute('aria-expanded', String(open));
+    button.classList.toggle('active', open);
+  };
+  button.addEventListener('click', () => setOpen(menu.hidden));
+  const onDocClick = (e) => { if (!el.contains(e.target)) setOpen(false); };
+  const onKey = (e) => { if (e.key === 'Escape' && !menu.hidden) { setOpen(false); button.focus(); } };
+  document.addEventListener('click', onDocClick);
+  document.addEventListener('keydown', onKey);
+  return {
+    el,
+    disable() { setOpen(false); button.disabled = true; },
+    dispose() {
+      document.removeEventListener('click', onDocClick);
+      document.removeEventListener('keydown', onKey);
+    },
+  };
+}
+
+// fileName makes a document title safe as a file name.
+export function fileName(title) {
+  const name = String(title ?? '').replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '-').replace(/^[\s.-]+|[\s.-]+$/g, '').slice(0, 100);
+  return name || 'document';
 }
