@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { api, createDoc, launchBrowser, openDoc, serverFor, userContext, waitStatus } from './helpers.mjs';
+import { api, artifactPath, createDoc, launchBrowser, openDoc, serverFor, userContext, waitStatus } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -50,6 +50,7 @@ test('Download saves Markdown, HTML and text of the last saved version, named af
   // Escape and a click elsewhere close the menu.
   await page.click('[data-testid=download-button]');
   await menu.waitFor({ state: 'visible', timeout: 5000 });
+  await page.screenshot({ path: artifactPath('download-menu.png') });
   await page.keyboard.press('Escape');
   await menu.waitFor({ state: 'hidden', timeout: 5000 });
   await page.click('[data-testid=download-button]');
