@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,22 +15,9 @@ func TestCurlDemoScript(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is not installed: make test installs it (apt-get install -y curl)")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Main(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(string) string { return "" }, io.Discard, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
-	runCtx, stop := context.WithTimeout(ctx, 60*time.Second)
+	srv := startServer(t, "--data-dir", t.TempDir())
+	addr := srv.addr
+	runCtx, stop := context.WithTimeout(context.Background(), 60*time.Second)
 	defer stop()
 	out, err := exec.CommandContext(runCtx, "bash", "../../examples/curl-demo.sh", "http://"+addr).CombinedOutput()
 	if err != nil {
@@ -56,6 +42,4 @@ func TestCurlDemoScript(t *testing.T) {
 	if t.Failed() {
 		t.Logf("output:\n%s", s)
 	}
-	cancel()
-	<-done
 }

@@ -92,6 +92,7 @@ type server struct {
 	addr string
 	args []string // as given to startServer
 	logs *logBuffer
+	out  *logBuffer // Main's standard output
 
 	mu     sync.Mutex // guards the fields below
 	cancel context.CancelFunc
@@ -102,7 +103,7 @@ type server struct {
 // the test ends or stop is called.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{args: args, logs: &logBuffer{}}
+	s := &server{args: args, logs: &logBuffer{}, out: &logBuffer{}}
 	if err := s.start(args); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func (s *server) start(args []string) error {
 	done := make(chan error, 1)
 	ready := make(chan string, 1)
 	go func() {
-		done <- Main(ctx, append(slices.Clone(serverArgs), args...), env(nil), io.Discard, s.logs, ready)
+		done <- Main(ctx, append(slices.Clone(serverArgs), args...), env(nil), s.out, s.logs, ready)
 	}()
 	select {
 	case addr := <-ready:

@@ -101,21 +101,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 }
 
 func TestServeAnswersHealthzAndStops(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, env(nil), io.Discard, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("Main returned before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30s")
-	}
-	resp, err := http.Get("http://" + addr + "/healthz")
+	srv := startServer(t, "--data-dir", t.TempDir())
+	resp, err := http.Get("http://" + srv.addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,14 +111,8 @@ func TestServeAnswersHealthzAndStops(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ok") {
 		t.Fatalf("GET /healthz = %d %q, want 200 ok", resp.StatusCode, body)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Main after cancel = %v, want nil", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop within 30s of cancel")
+	if err := srv.stop(); err != nil {
+		t.Fatalf("Main after cancel = %v, want nil", err)
 	}
 }
 
@@ -247,24 +228,10 @@ func TestMigrateOnEmptyDatabases(t *testing.T) {
 }
 
 // TestServeDebugAddr: --debug-addr serves the profiler on its own address
-// and nowhere else; without it there is none.
+// and not on the API's, and stops with the server.
 func TestServeDebugAddr(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out logBuffer
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--debug-addr", "127.0.0.1:0"}, env(nil), &out, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("Main returned before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30s")
-	}
+	srv := startServer(t, "--data-dir", t.TempDir(), "--debug-addr", "127.0.0.1:0")
+	out, addr := srv.out, srv.addr
 	_, debugURL, ok := strings.Cut(out.String(), "profiler on ")
 	if !ok {
 		t.Fatalf("stdout %q does not say where the profiler is", out.String())
@@ -286,14 +253,8 @@ func TestServeDebugAddr(t *testing.T) {
 	if code, body := get("http://" + addr + "/debug/pprof/goroutine?debug=1"); strings.Contains(body, "goroutine profile") {
 		t.Errorf("the API address serves the profiler (%d)", code)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Main after cancel = %v, want nil", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop within 30s of cancel")
+	if err := srv.stop(); err != nil {
+		t.Fatalf("Main after cancel = %v, want nil", err)
 	}
 	if _, err := http.Get(debugURL); err == nil {
 		t.Error("the profiler still answers after the server stopped")
