@@ -179,3 +179,40 @@ func TestCheckpointsWaitForASlot(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointDueWhileOneIsRunning: when the next checkpoint comes due
+// while a slow one is still being written, the session waits for another
+// interval instead of spinning on its timer, keeps taking edits, and
+// checkpoints again once the store answers.
+func TestCheckpointDueWhileOneIsRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &savingLog{memLog: newMemLog(), hold: make(chan struct{})}
+		log.create("doc", "")
+		cfg := testConfig(log)
+		cfg.CheckpointInterval = 2 * time.Second
+		cfg.StoreTimeout = time.Minute
+		reg := NewRegistry(cfg)
+		defer reg.Close(context.Background())
+		if _, err := reg.Submit(context.Background(), "doc", insertX("rest", 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // the first checkpoint starts and hangs
+		synctest.Wait()
+		if started, running, _ := log.stats(); len(started) != 1 || running != 1 {
+			t.Fatalf("%d checkpoints started, %d running; want the first one hanging", len(started), running)
+		}
+		for seq := int64(2); seq <= 5; seq++ {
+			if _, err := reg.Submit(context.Background(), "doc", insertX("rest", seq, seq-1)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second) // due passes while the first is running
+		}
+		synctest.Wait() // hangs if the session spins on a timer that is always due
+		close(log.hold)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if v := newest(t, log, "doc"); v != 5 {
+			t.Fatalf("newest snapshot %d after the store answered, want 5", v)
+		}
+	})
+}

@@ -172,13 +172,13 @@ func (s *Session) run(ctx context.Context) {
 			s.presenceDue = false
 			s.flushPresence()
 		case now := <-checkpointDue.C:
-			// A checkpoint started by edit count since has moved due on.
-			if !now.Before(s.checkpoint.due) {
-				if s.version > s.checkpoint.version {
-					s.startCheckpoint(ctx)
-				} else {
-					s.checkpoint.schedule(s.cfg, now)
-				}
+			// Not yet due when a checkpoint started by edit count has
+			// moved due on since the timer was set.
+			if !now.Before(s.checkpoint.due) && s.version > s.checkpoint.version {
+				s.startCheckpoint(ctx) // draws the next due, unless one is still running
+			}
+			if !s.checkpoint.due.After(now) {
+				s.checkpoint.schedule(s.cfg, now)
 			}
 			checkpointDue.Reset(time.Until(s.checkpoint.due))
 		case <-idle.C:
