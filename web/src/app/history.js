@@ -1,18 +1,32 @@
-// The version history panel: every version with its author and time,
-// newest first, a read-only preview of any version, and restore.
+// The version history panel: the versions newest first, grouped into
+// editing sessions (see sessions.js), each
+// with its authors, time and size, and expandable to every version in it;
+// a read-only preview of any version, and restore.
 import Quill from 'quill';
 import { ago, avatar, fullTime, h } from './dom.js';
 import { api } from './rest.js';
+import { sessionsOf } from './sessions.js';
 import { errorText, notify } from './ui.js';
 
-const PAGE = 50;
+const PAGE = 200;
 
-// summary describes an edit in a few words: "+12 −3", "formatting".
-function summary(delta) {
+// authorsOf lists the distinct authors of ops, most recent first.
+function authorsOf(ops) {
+  const seen = new Map();
+  for (const op of ops) {
+    const key = op.user?.id ?? op.user?.name ?? '?';
+    if (!seen.has(key)) seen.set(key, op.user);
+  }
+  return [...seen.values()];
+}
+
+// summary describes edits in a few words: "+12 −3", "formatting".
+function summary(...deltas) {
   let ins = 0;
   let del = 0;
   let fmt = 0;
-  for (const op of delta || []) {
+  for (const op of deltas.flat()) {
+    if (!op) continue;
     if (typeof op.insert === 'string') ins += [...op.insert].length;
     else if (op.insert != null) ins += 1;
     else if (op.delete) del += op.delete;
@@ -36,6 +50,9 @@ export function historyPanel({ id, host, previewHost, shell, button, client, get
   let loading = null; // the load in progress, so loads never overlap
   let previewQuill = null;
   let previewSeq = 0; // drops answers to superseded preview requests
+  let ops = []; // every op listed, newest first
+  let hasCreated = false; // the list reaches version 0
+  const expanded = new Set(); // sessions shown version by version, by oldest version
 
   const list = h('ol', { class: 'history-list', testid: 'history-list' });
   const more = h('button', { type: 'button', class: 'btn btn-small', testid: 'history-more', hidden: true }, 'Load older versions');
@@ -56,17 +73,23 @@ export function historyPanel({ id, host, previewHost, shell, button, client, get
     preview,
   );
 
-  function itemFor(op) {
+  // itemFor is one version's entry; a session's heading passes the
+  // session's label, authors and size.
+  function itemFor(op, session) {
+    const label = session?.label ?? (op.version === 0 ? 'Created' : `Version ${op.version}`);
+    const authors = session?.authors ?? [op.user];
     const li = h('li', {
       class: 'history-item', testid: 'history-item', tabindex: '0', role: 'button',
-      dataset: { version: String(op.version) }, 'aria-label': `Version ${op.version}`,
+      dataset: { version: String(op.version) }, 'aria-label': label,
     },
     h('div', { class: 'history-line' },
-      h('span', { class: 'history-version' }, op.version === 0 ? 'Created' : `Version ${op.version}`),
+      h('span', { class: 'history-version' }, label),
       h('span', { class: 'history-time', title: fullTime(op.created_at) }, ago(op.created_at))),
     h('div', { class: 'history-line history-sub' },
-      h('span', { class: 'history-author' }, avatar(op.user, { class: 'avatar avatar-tiny' }), h('span', {}, op.user?.name || 'Unknown')),
-      h('span', { class: 'history-summary' }, op.version === 0 ? '' : summary(op.delta))));
+      h('span', { class: 'history-author' },
+        ...authors.slice(0, 3).map((u) => avatar(u, { class: 'avatar avatar-tiny' })),
+        h('span', {}, authors.map((u) => u?.name || 'Unknown').join(', '))),
+      h('span', { class: 'history-summary' }, session?.summary ?? (op.version === 0 ? '' : summary(op.delta)))));
     if (selected === op.version) li.classList.add('selected');
     const pick = () => showPreview(op, li);
     li.addEventListener('click', pick);
@@ -77,6 +100,47 @@ export function historyPanel({ id, host, previewHost, shell, button, client, get
       }
     });
     return li;
+  }
+
+  // sessionFor is an editing session's entry: a heading that previews its
+  // newest version and, for more than one version, a toggle that lists
+  // each of them.
+  function sessionFor(group) {
+    const newestOp = group[0];
+    const oldestV = group[group.length - 1].version;
+    const many = group.length > 1;
+    const heading = itemFor(newestOp, {
+      label: many ? `Versions ${oldestV}–${newestOp.version}` : `Version ${newestOp.version}`,
+      authors: authorsOf(group),
+      summary: summary(...group.map((op) => op.delta)),
+    });
+    const li = h('li', { class: 'history-session', testid: 'history-session', dataset: { from: String(oldestV), to: String(newestOp.version) } });
+    const body = h('ol', { class: 'history-list history-versions', hidden: !expanded.has(oldestV) });
+    const wrap = h('ol', { class: 'history-list' }, heading);
+    li.append(wrap);
+    if (many) {
+      const toggle = h('button', {
+        type: 'button', class: 'btn btn-small btn-quiet history-expand', testid: 'history-expand',
+        'aria-expanded': String(expanded.has(oldestV)),
+      }, expanded.has(oldestV) ? `Hide ${group.length} versions` : `Show ${group.length} versions`);
+      toggle.addEventListener('click', () => {
+        const open = body.hidden;
+        body.hidden = !open;
+        if (open) expanded.add(oldestV);
+        else expanded.delete(oldestV);
+        toggle.setAttribute('aria-expanded', String(open));
+        toggle.textContent = open ? `Hide ${group.length} versions` : `Show ${group.length} versions`;
+      });
+      body.append(...group.map((op) => itemFor(op)));
+      li.append(toggle, body);
+    }
+    return li;
+  }
+
+  // render lists the loaded ops as sessions, then "Created".
+  function render() {
+    list.replaceChildren(...sessionsOf(ops).map(sessionFor));
+    if (hasCreated) list.append(createdItem());
   }
 
   function createdItem() {
@@ -120,12 +184,15 @@ export function historyPanel({ id, host, previewHost, shell, button, client, get
     const top = currentVersion();
     if (top == null) return;
     list.replaceChildren();
+    ops = [];
+    hasCreated = false;
     newest = top;
     oldest = top + 1;
     more.hidden = true;
     if (top === 0) {
       oldest = 0;
-      list.append(createdItem());
+      hasCreated = true;
+      render();
       return;
     }
     await loadOlderNow();
@@ -135,12 +202,13 @@ export function historyPanel({ id, host, previewHost, shell, button, client, get
     if (oldest == null || oldest <= 1) return;
     const from = Math.max(1, oldest - PAGE);
     try {
-      const ops = await fetchRange(from, oldest - 1);
+      const older = await fetchRange(from, oldest - 1);
       if (!alive) return;
-      list.append(...ops.reverse().map(itemFor));
+      ops.push(...older.reverse());
       oldest = from;
-      if (oldest === 1) list.append(createdItem());
+      hasCreated = oldest === 1;
       more.hidden = oldest <= 1;
+      render();
     } catch (err) {
       error.textContent = errorText(err, 'Could not load the history');
       error.hidden = false;
@@ -155,10 +223,11 @@ export function historyPanel({ id, host, previewHost, shell, button, client, get
       if (top == null || top <= newest) return;
       if (top - newest > 500) return loadHeadNow();
       try {
-        const ops = await fetchRange(newest + 1, top);
+        const newer = await fetchRange(newest + 1, top);
         if (!alive) return;
-        list.prepend(...ops.reverse().map(itemFor));
+        ops.unshift(...newer.reverse());
         newest = Math.max(newest, top);
+        render();
       } catch (err) {
         error.textContent = errorText(err, 'Could not load the history');
         error.hidden = false;

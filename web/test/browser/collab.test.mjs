@@ -132,8 +132,17 @@ test('history: restoring an older version shows it in both editors', { timeout: 
   await a.page.click('[data-testid=history-button]');
   await a.page.waitForSelector('[data-testid=history-panel]', { timeout: 10000 });
   await a.page.waitForSelector('[data-testid=history-item]', { timeout: 10000 });
-  const items = await a.page.$$('[data-testid=history-item]');
+  // The edits of the last minutes are one editing session, by alice;
+  // expanded, it lists each version, newest first.
+  const sessions = await a.page.$$('[data-testid=history-session]');
+  assert.equal(sessions.length, 1, 'one editing session');
+  assert.match(await sessions[0].innerText(), /Versions 1–\d+[\s\S]*alice/);
+  await a.page.click('[data-testid=history-expand]');
+  const items = await a.page.$$('.history-versions [data-testid=history-item]');
   assert.ok(items.length >= 2, `history lists ${items.length} versions`);
+  const listed = await Promise.all(items.map((el) => el.getAttribute('data-version')));
+  assert.deepEqual(listed.map(Number), [...listed.keys()].map((i) => listed.length - i), 'every version, newest first');
+  await a.page.screenshot({ path: artifactPath('history.png') });
   // Each lists its author.
   const itemTexts = await a.page.$$eval('[data-testid=history-item]', (els) => els.map((e) => e.innerText));
   assert.ok(itemTexts.every((x) => x.includes('alice')), `history items without their author: ${JSON.stringify(itemTexts)}`);
