@@ -25,7 +25,10 @@ OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d)
 chmod 755 "$work" # the postgres user must reach its data directory
 server_pid= pg_ctl= pg_data=
+main_shell=$BASHPID
 cleanup() {
+	# Only the script itself cleans up, never a subshell that got a signal.
+	[ "$BASHPID" = "$main_shell" ] || return 0
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
 	[ -n "$pg_ctl" ] && $pg_ctl -D "$pg_data" stop -m fast >/dev/null 2>&1
 	rm -rf "$work"
