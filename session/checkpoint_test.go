@@ -216,3 +216,39 @@ func TestCheckpointDueWhileOneIsRunning(t *testing.T) {
 		}
 	})
 }
+
+// TestShutdownClosesPeersBeforeTheFinalCheckpoint: at shutdown, peers are
+// closed with 1001 as soon as their edits are committed, not after a final
+// checkpoint that may wait for the store or for a slot.
+func TestShutdownClosesPeersBeforeTheFinalCheckpoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &savingLog{memLog: newMemLog(), hold: make(chan struct{})}
+		release := sync.OnceFunc(func() { close(log.hold) })
+		defer release() // on failure too, so that Close returns
+		log.create("doc", "")
+		reg := NewRegistry(testConfig(log))
+		p, err := reg.Join(context.Background(), "doc", JoinRequest{Client: "c", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.Submit(context.Background(), "doc", insertX("rest", 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- reg.Close(context.Background()) }()
+		synctest.Wait()
+		if _, running, _ := log.stats(); running != 1 {
+			t.Fatalf("%d snapshot writes running at shutdown, want the final checkpoint hanging", running)
+		}
+		if code, _ := p.CloseCode(); code != collab.CloseGoingAway {
+			t.Fatalf("peer close code %d while the final checkpoint hangs, want 1001", code)
+		}
+		release()
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		if v := newest(t, log, "doc"); v != 1 {
+			t.Fatalf("newest snapshot %d, want the final checkpoint at 1", v)
+		}
+	})
+}

@@ -828,11 +828,16 @@ func (s *Session) startCheckpoint(ctx context.Context) {
 	}()
 }
 
-// shutdown ends the session: commit what is tentative, checkpoint, close
-// every peer (code 0 means the session retires with no peers left).
+// shutdown ends the session: commit what is tentative, close every peer,
+// checkpoint (code 0 means the session retires with no peers left).
 func (s *Session) shutdown(ctx context.Context, code int, reason string) {
 	for s.inflight > 0 {
 		s.committed(ctx, <-s.appended)
+	}
+	// Every accepted edit is durable now: the peers need not wait for the
+	// checkpoint, which may queue behind other sessions' for a while.
+	for _, p := range s.peers {
+		s.removePeer(p, code, reason)
 	}
 	if s.checkpoint.running {
 		<-s.checkpoint.done
@@ -843,9 +848,6 @@ func (s *Session) shutdown(ctx context.Context, code int, reason string) {
 		if err := <-s.checkpoint.done; err != nil {
 			s.cfg.Logger.Warn("final checkpoint failed; the op log still holds every edit", "doc", s.id, "err", err)
 		}
-	}
-	for _, p := range s.peers {
-		s.removePeer(p, code, reason)
 	}
 }
 
