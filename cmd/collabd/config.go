@@ -40,6 +40,8 @@ type limits struct {
 	EditBurst         int           // per connection, burst
 	UserEditRate      float64       // per user and document, over all their connections
 	IdleTimeout       time.Duration // a document with no clients is checkpointed and closed after this
+	CheckpointEvery   int           // a document is checkpointed after about this many edits...
+	CheckpointAfter   time.Duration // ...or about this long after its last checkpoint, if it changed
 	RequestsPerSecond float64       // REST requests per user (rate_limited / 429)
 	IPRate            float64       // live handshakes and requests without credentials per client IP (429, Retry-After)
 	IPBurst           int           // per client IP, burst
@@ -59,6 +61,8 @@ func defaultConfig() config {
 			EditBurst:         200,
 			UserEditRate:      1000,
 			IdleTimeout:       time.Minute,
+			CheckpointEvery:   1000,
+			CheckpointAfter:   30 * time.Second,
 			RequestsPerSecond: 200,
 			IPRate:            50,
 			IPBurst:           100,
@@ -114,6 +118,8 @@ func parseConfigWith(name string, args []string, getenv func(string) string, ext
 	value((*floatValue)(&c.Limits.IPRate), "ip-rate", "COLLABD_IP_RATE", "live handshakes and requests without credentials per second per client IP")
 	value((*intValue)(&c.Limits.IPBurst), "ip-burst", "COLLABD_IP_BURST", "live handshakes and requests without credentials per client IP in a burst")
 	value((*durationValue)(&c.Limits.IdleTimeout), "idle-timeout", "COLLABD_IDLE_TIMEOUT", "close a document this long after its last client left")
+	value((*intValue)(&c.Limits.CheckpointEvery), "checkpoint-every", "COLLABD_CHECKPOINT_EVERY", "snapshot a document after between half and all of this many edits")
+	value((*durationValue)(&c.Limits.CheckpointAfter), "checkpoint-after", "COLLABD_CHECKPOINT_AFTER", "snapshot a changed document between half and all of this long after its last snapshot")
 
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -165,6 +171,10 @@ func (c config) validate() error {
 		return errors.New("--ip-rate must be positive and finite and --ip-burst at least 1")
 	case c.Limits.IdleTimeout <= 0:
 		return errors.New("--idle-timeout must be positive")
+	case c.Limits.CheckpointEvery < 1:
+		return errors.New("--checkpoint-every must be at least 1")
+	case c.Limits.CheckpointAfter < time.Second:
+		return errors.New("--checkpoint-after must be at least 1s")
 	}
 	switch c.IssuerAlg {
 	case "HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA":

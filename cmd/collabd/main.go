@@ -228,6 +228,8 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer, ready chan<-
 	scfg.MaxDocLen = int(c.Limits.MaxDocBytes)
 	scfg.MaxPeers = c.Limits.EditorsPerDoc
 	scfg.IdleTimeout = c.Limits.IdleTimeout
+	scfg.CheckpointEvery = c.Limits.CheckpointEvery
+	scfg.CheckpointInterval = c.Limits.CheckpointAfter
 	registry := session.NewRegistry(scfg)
 	a := api.New(api.Config{
 		Logger: log, Sessions: registry, Log: st, Documents: st, Users: st, Tokens: tokens,

@@ -13,6 +13,7 @@ import (
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/collab/client"
 	"github.com/collabd/collabd/internal/pgtest"
+	"github.com/collabd/collabd/session"
 )
 
 func env(m map[string]string) func(string) string {
@@ -53,6 +54,10 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Limits.IPRate != 50 || c.Limits.IPBurst != 100 {
 		t.Errorf("ip rate, burst = %v, %d; want 50, 100", c.Limits.IPRate, c.Limits.IPBurst)
 	}
+	if d := session.DefaultConfig(); c.Limits.CheckpointEvery != d.CheckpointEvery || c.Limits.CheckpointAfter != d.CheckpointInterval {
+		t.Errorf("checkpoint every %d edits or %v, want the session defaults %d, %v",
+			c.Limits.CheckpointEvery, c.Limits.CheckpointAfter, d.CheckpointEvery, d.CheckpointInterval)
+	}
 }
 
 func TestConfigIPRate(t *testing.T) {
@@ -87,6 +92,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"NaN request rate", nil, map[string]string{"COLLABD_REQUEST_RATE": "nan"}, "--request-rate"},
 		{"bad env ip rate", nil, map[string]string{"COLLABD_IP_RATE": "lots"}, "COLLABD_IP_RATE"},
 		{"zero ip burst", []string{"--ip-burst", "0"}, nil, "--ip-burst"},
+		{"zero checkpoint-every", []string{"--checkpoint-every", "0"}, nil, "--checkpoint-every"},
+		{"tiny checkpoint-after", nil, map[string]string{"COLLABD_CHECKPOINT_AFTER": "10ms"}, "--checkpoint-after"},
 		{"not postgres", []string{"--database-url", "mysql://x"}, nil, "postgres://"},
 		{"alg", []string{"--issuer-alg", "none"}, nil, "issuer-alg"},
 		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
