@@ -10,7 +10,8 @@
 #   scripts/bench-live.sh -- ARGS   one run with these collab-bench flags
 #
 # DATABASE_URL, when set, names the Postgres to use instead (its database
-# must exist; its processes are not measured). Results (JSON and each
+# must exist; its processes are not measured). SERVER_FLAGS adds collabd
+# flags (e.g. SERVER_FLAGS='--checkpoint-after 10m'). Results (JSON and each
 # run's summary) go to OUT, by default bench-out/DATE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +90,7 @@ run() {
 	shift
 	rm -rf "$work/data"
 	"$work/collabd" --addr 127.0.0.1:0 --data-dir "$work/data" --database-url "$db_url" \
-		--ip-rate 5000 --ip-burst 10000 >"$work/server.out" 2>"$OUT/$name.server.log" &
+		--ip-rate 5000 --ip-burst 10000 ${SERVER_FLAGS:-} >"$work/server.out" 2>"$OUT/$name.server.log" &
 	server_pid=$!
 	local url=
 	for _ in $(seq 300); do
