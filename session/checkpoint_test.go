@@ -227,10 +227,7 @@ func TestShutdownClosesPeersBeforeTheFinalCheckpoint(t *testing.T) {
 		defer release() // on failure too, so that Close returns
 		log.create("doc", "")
 		reg := NewRegistry(testConfig(log))
-		p, err := reg.Join(context.Background(), "doc", JoinRequest{Client: "c", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := joinEditor(t, reg, "doc", "c")
 		if _, err := reg.Submit(context.Background(), "doc", insertX("rest", 1, 0)); err != nil {
 			t.Fatal(err)
 		}

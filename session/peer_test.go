@@ -45,10 +45,7 @@ func TestPeerQueueDrainAndNotify(t *testing.T) {
 	cfg := testConfig(log)
 	reg := NewRegistry(cfg)
 	defer reg.Close(context.Background())
-	p, err := reg.Join(context.Background(), "doc", JoinRequest{Client: "c", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := joinEditor(t, reg, "doc", "c")
 	var notified atomic.Int32
 	p.Notify(func() { notified.Add(1) }) // the welcome is queued already: called at once
 	if notified.Load() != 1 {
@@ -93,10 +90,7 @@ func TestPeerQueueOverflowCloses1013(t *testing.T) {
 	cfg.QueueLen = 4
 	reg := NewRegistry(cfg)
 	defer reg.Close(context.Background())
-	slow, err := reg.Join(context.Background(), "doc", JoinRequest{Client: "slow", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := joinEditor(t, reg, "doc", "slow")
 	var notified atomic.Int32
 	slow.Notify(func() { notified.Add(1) })
 	// The welcome and three ops fill the queue; the fourth drops the peer.

@@ -392,10 +392,7 @@ func TestSessionsRetireAndLeaveNoGoroutines(t *testing.T) {
 	for i := range 50 {
 		id := collab.DocumentID("doc" + string(rune('a'+i%26)) + string(rune('a'+i/26)))
 		log.create(id, "x")
-		p, err := reg.Join(context.Background(), id, JoinRequest{Client: "c", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := joinEditor(t, reg, id, "c")
 		<-p.Outbox() // welcome
 		p.Submit(context.Background(), 1, 0, ot.Delta{ot.InsertText("y", nil)})
 		<-p.Outbox() // ack
@@ -496,10 +493,7 @@ func TestSessionRetiresAfterItsLastPeerIsDropped(t *testing.T) {
 		cfg.IdleTimeout = time.Minute
 		reg := NewRegistry(cfg)
 		defer reg.Close(context.Background())
-		slow, err := reg.Join(context.Background(), "doc", JoinRequest{Client: "slow", Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		slow := joinEditor(t, reg, "doc", "slow")
 		time.Sleep(2 * time.Minute) // the idle timer fires while the peer is here
 		// The welcome and three ops fill the queue; the fourth's commit
 		// drops the peer.

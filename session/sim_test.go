@@ -54,6 +54,16 @@ func testConfig(log collab.Log) Config {
 	return c
 }
 
+// joinEditor joins client to doc as an editor of user "u".
+func joinEditor(t *testing.T, reg *Registry, doc collab.DocumentID, client collab.ClientID) *Peer {
+	t.Helper()
+	p, err := reg.Join(context.Background(), doc, JoinRequest{Client: client, Role: collab.Editor, User: collab.UserInfo{ID: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func newSim(t *testing.T, log collab.Log, cfg Config, doc collab.DocumentID, n int) *sim {
 	t.Helper()
 	s := &sim{t: t, log: log, reg: NewRegistry(cfg), doc: doc}
