@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/session"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of the API's
@@ -46,9 +47,38 @@ func newMetrics(a *API) *metrics {
 				func() float64 { return float64(a.sessions.Len()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "collabd_edits_committed_total", Help: "Edits committed through live sessions."},
 				func() float64 { return float64(a.sessions.Committed()) }),
+			latencyCollector("collabd_store_append_seconds",
+				"Time of each append to the op log: one per batch of a session's edits, the store's group commit included.",
+				a.sessions.AppendLatency),
+			latencyCollector("collabd_edit_commit_seconds",
+				"Time from an edit (live or REST) reaching its document's session to its commit, when it is acknowledged and broadcast.",
+				a.sessions.CommitLatency),
 		)
 	}
 	return m
+}
+
+// latencyCollector exposes a session.Latency as a Prometheus histogram.
+// The sessions keep the counts themselves (package session knows nothing
+// of Prometheus); a scrape reads them.
+func latencyCollector(name, help string, read func() session.LatencySnapshot) prometheus.Collector {
+	return &latencyExport{desc: prometheus.NewDesc(name, help, nil, nil), read: read}
+}
+
+type latencyExport struct {
+	desc *prometheus.Desc
+	read func() session.LatencySnapshot
+}
+
+func (l *latencyExport) Describe(ch chan<- *prometheus.Desc) { ch <- l.desc }
+
+func (l *latencyExport) Collect(ch chan<- prometheus.Metric) {
+	snap := l.read()
+	buckets := make(map[float64]uint64, len(session.LatencyBounds))
+	for i, bound := range session.LatencyBounds {
+		buckets[bound] = snap.Cumulative[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(l.desc, snap.Count, snap.Sum.Seconds(), buckets)
 }
 
 func (m *metrics) handler() http.Handler {

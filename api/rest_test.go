@@ -527,6 +527,34 @@ func TestOperationsEndpoints(t *testing.T) {
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
+// TestMetricsTimeEdits: /metrics exposes the sessions' commit and append
+// latency histograms, counting each edit.
+func TestMetricsTimeEdits(t *testing.T) {
+	e := newEnv(t)
+	alice := e.signup("alice")
+	var d docAnswer
+	e.call("POST", "/v1/documents", alice.Token, map[string]any{"text": "base"}, &d)
+	const edits = 3
+	for i := range edits {
+		status, body := e.call("POST", "/v1/documents/"+d.ID+"/ops", alice.Token, map[string]any{"version": i, "delta": []any{map[string]any{"insert": "x"}}}, nil)
+		expect(t, "REST edit "+itoa(i), status, body, 200, "")
+	}
+	status, body := e.call("GET", "/metrics", "", nil, nil)
+	if status != 200 {
+		t.Fatalf("GET /metrics = %d", status)
+	}
+	// Each edit waited for its answer, so each had an append of its own.
+	for _, want := range []string{
+		"collabd_edit_commit_seconds_count " + itoa(edits),
+		"collabd_store_append_seconds_count " + itoa(edits),
+		`collabd_store_append_seconds_bucket{le="+Inf"} ` + itoa(edits),
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
 // TestRESTEditsAndRestoreReachLiveEditors: server-side edits and a restore,
 // interleaved with a live Go client typing, converge; the client sees them.
 func TestRESTEditsAndRestoreReachLiveEditors(t *testing.T) {

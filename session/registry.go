@@ -103,6 +103,11 @@ type Registry struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // running sessions
 	edits  atomic.Int64   // edits committed by all sessions, for metrics
+	// appendLatency times each append to the op log (one per batch of a
+	// session's edits, group commit included); commitLatency times each
+	// op, live or REST, from its request to the session until it is
+	// committed.
+	appendLatency, commitLatency Latency
 	// checkpointSlots holds a token per snapshot being written.
 	checkpointSlots chan struct{}
 
@@ -280,6 +285,15 @@ func (r *Registry) Close(ctx context.Context) error {
 
 // Committed reports how many edits the sessions have committed.
 func (r *Registry) Committed() int64 { return r.edits.Load() }
+
+// AppendLatency reads the histogram of op log appends.
+func (r *Registry) AppendLatency() LatencySnapshot { return r.appendLatency.Snapshot() }
+
+// CommitLatency reads the histogram of the time ops, live or REST, take
+// from their request to the session until they are committed (and
+// acknowledged):
+// queueing in the session, transforming, and the append.
+func (r *Registry) CommitLatency() LatencySnapshot { return r.commitLatency.Snapshot() }
 
 // Len reports how many sessions are open.
 func (r *Registry) Len() int {

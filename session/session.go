@@ -55,6 +55,7 @@ type pendingOp struct {
 	base    int64    // the version the delta was based on, as submitted
 	delta   ot.Delta // as submitted: kept so the op can be transformed again after a conflict
 	retries int
+	sent    time.Time // when the op was sent to the session, for commitLatency; zero for edits from the store
 
 	// Set when the op is transformed and applied to head.
 	edit  collab.Edit
@@ -126,6 +127,9 @@ type joinResult struct {
 // the session ended (the caller may retry on a new one), ctx ended, or abort
 // was closed.
 func (s *Session) send(ctx context.Context, r request, abort <-chan struct{}) bool {
+	if r.kind == reqOp {
+		r.op.sent = time.Now()
+	}
 	select {
 	case s.inbox <- &r: // a pointer: a buffer of requests themselves would hold ~0.5 MiB per session for the GC to scan
 		return true
@@ -588,7 +592,10 @@ func (s *Session) startAppend(ctx context.Context) {
 	go func() {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StoreTimeout)
 		defer cancel()
-		s.appended <- s.cfg.Log.Append(actx, s.id, edits)
+		start := time.Now()
+		err := s.cfg.Log.Append(actx, s.id, edits)
+		s.registry.appendLatency.Observe(time.Since(start))
+		s.appended <- err
 	}()
 }
 
@@ -639,6 +646,9 @@ func (s *Session) commit(op *pendingOp) {
 	s.version = e.Version
 	s.remember(e)
 	s.answer(op, e.Version, nil)
+	if !op.sent.IsZero() {
+		s.registry.commitLatency.Observe(time.Since(op.sent))
+	}
 	frame := s.opFrame(e)
 	for _, p := range s.peers {
 		if p != op.peer {
