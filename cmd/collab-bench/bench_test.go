@@ -134,6 +134,12 @@ func TestAgainstCollabd(t *testing.T) {
 		if s := l.Server; s == nil || s.PID != pid || s.RSSEnd <= 0 || s.CPUSeconds <= 0 {
 			t.Errorf("server stats = %+v, want the server's RSS and CPU", s)
 		}
+		// The server timed the window's commits: about as many as the ops
+		// measured (the window's edges cut a few either way).
+		if sl := l.ServerLatency; sl == nil || sl.Commits < int64(l.Ops/2) || sl.Commits > int64(2*l.Ops) || sl.Appends < 1 ||
+			sl.CommitP50Ms <= 0 || sl.CommitP99Ms < sl.CommitP50Ms || sl.AppendP99Ms < sl.AppendP50Ms {
+			t.Errorf("server latency = %+v (missing: %q), want the window's commits timed, about %d", sl, l.ServerLatencyMissing, l.Ops)
+		}
 	})
 
 	t.Run("light editors type", func(t *testing.T) {

@@ -71,6 +71,10 @@ type LoadResult struct {
 	Diverged       []string `json:"diverged,omitempty"` // what differed, per document
 	EditorErrors   []string `json:"editor_errors,omitempty"`
 
+	// The server's own timing of commits and appends in the window.
+	ServerLatency        *ServerLatency `json:"server_latency,omitempty"`
+	ServerLatencyMissing string         `json:"server_latency_missing,omitempty"` // why there is none
+
 	Server  *ProcStats    `json:"server,omitempty"` // with --pid
 	DB      *TreeStats    `json:"db,omitempty"`     // with --db-pid
 	Bench   *ProcStats    `json:"bench"`
@@ -154,7 +158,7 @@ func runLoad(ctx context.Context, cfg config, rc *restClient, log io.Writer) (*L
 	end := measureFrom + int64(cfg.Duration)
 	fmt.Fprintf(log, "connected in %.1fs; typing for %v (warmup %v)…\n", res.ConnectSeconds, cfg.Duration, cfg.Warmup)
 
-	samples := sampleWindow(ctx, clk, cfg.Pid, cfg.DBPid, measureFrom, end)
+	samples := sampleWindow(ctx, clk, cfg.Server, cfg.Pid, cfg.DBPid, measureFrom, end)
 
 	typeCtx, cancel := context.WithDeadline(ctx, clk.time(end).Add(typingGrace))
 	defer cancel()
@@ -196,6 +200,10 @@ func runLoad(ctx context.Context, cfg config, rc *restClient, log io.Writer) (*L
 	typing.Wait()
 	window := <-samples
 	res.Server, res.DB, res.Bench, res.Machine = window.server, window.db, window.bench, window.machine
+	res.ServerLatency = window.latency
+	if window.latencyErr != nil {
+		res.ServerLatencyMissing = window.latencyErr.Error()
+	}
 	res.Ticks, res.Coalesced, res.Unsent, res.Retried = total.ticks, total.coalesced, total.unsent, total.failed
 	for _, err := range editorErrs[:min(len(editorErrs), 10)] {
 		res.EditorErrors = append(res.EditorErrors, err.Error())
@@ -426,12 +434,15 @@ type window struct {
 	server, bench *ProcStats
 	db            *TreeStats
 	machine       *MachineStats
+	latency       *ServerLatency
+	latencyErr    error // why latency is missing
 }
 
 // sampleWindow reads the server (pid, if not 0), the database (dbPid and
-// its children, if not 0), the bench and the machine at from and at to,
-// and sends the differences.
-func sampleWindow(ctx context.Context, clk clock, pid, dbPid int, from, to int64) <-chan window {
+// its children, if not 0), the bench, the machine and the server's
+// latency metrics (from its URL) at from and at to, and sends the
+// differences.
+func sampleWindow(ctx context.Context, clk clock, server string, pid, dbPid int, from, to int64) <-chan window {
 	out := make(chan window, 1)
 	go func() {
 		var w window
@@ -449,6 +460,7 @@ func sampleWindow(ctx context.Context, clk clock, pid, dbPid int, from, to int64
 		if !wait(from) {
 			return
 		}
+		h0, herr := scrapeServer(ctx, server)
 		spid := strconv.Itoa(pid)
 		s0, serr := readProc(spid)
 		b0, berr := readProc("self")
@@ -457,6 +469,13 @@ func sampleWindow(ctx context.Context, clk clock, pid, dbPid int, from, to int64
 		if !wait(to) {
 			return
 		}
+		if herr == nil {
+			var h1 map[string]*promHistogram
+			if h1, herr = scrapeServer(ctx, server); herr == nil {
+				w.latency, herr = serverLatency(h0, h1)
+			}
+		}
+		w.latencyErr = herr
 		if dbPid != 0 && derr == nil {
 			if d1, n, err := readTreeCPU(dbPid); err == nil {
 				wall := to - from

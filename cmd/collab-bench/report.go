@@ -30,6 +30,12 @@ func printLoad(w io.Writer, cfg config, r *LoadResult) {
 	if line := worstSeconds(r.PerSecond, 5); line != "" {
 		fmt.Fprintf(w, "  seconds    %s\n", line)
 	}
+	if l := r.ServerLatency; l != nil {
+		fmt.Fprintf(w, "  in server  commit p50 %.3gms p99 %.3gms (%d edits); op log append p50 %.3gms p99 %.3gms (%d appends); bucket estimates\n",
+			l.CommitP50Ms, l.CommitP99Ms, l.Commits, l.AppendP50Ms, l.AppendP99Ms, l.Appends)
+	} else if r.ServerLatencyMissing != "" {
+		fmt.Fprintf(w, "  in server  no latency figures: %s\n", r.ServerLatencyMissing)
+	}
 	if r.Server != nil {
 		printProc(w, "server", r.Server)
 	}
