@@ -76,9 +76,11 @@ else
 	$pg_ctl -D "$pg_data" -l "$work/postgres.log" -w start -o \
 		"-p $port -k $pg_data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on -c synchronous_commit=on" >/dev/null
 	"${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres bench
-	db_url="postgres://postgres@127.0.0.1:$port/bench?sslmode=disable"
+	# Over its Unix socket, as a server on the database's own host would
+	# connect: cheaper than loopback TCP for every commit's round trip.
+	db_url="postgres://postgres@/bench?host=$pg_data&port=$port&sslmode=disable"
 	db_pid_args=(--db-pid "$(head -1 "$pg_data/postmaster.pid")")
-	echo "Postgres $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (fsync on)"
+	echo "Postgres $("$bin/postgres" --version | awk '{print $3}') on $pg_data/.s.PGSQL.$port (fsync on)"
 fi
 
 # Idle connections need a file descriptor each, on both sides.
