@@ -7,8 +7,10 @@ import (
 
 // LatencyBounds are the upper bounds, in seconds, of a Latency's buckets:
 // from half a millisecond, where a quiet commit lands, to five seconds,
-// past which something is wrong anyway.
-var LatencyBounds = [...]float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+// past which something is wrong anyway; finest around the tens of
+// milliseconds where a busy server's tail is, so quantiles estimated
+// from them (histogram_quantile) say something there.
+var LatencyBounds = [...]float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .02, .025, .03, .04, .05, .075, .1, .25, .5, 1, 2.5, 5}
 
 // Latency is a histogram of durations that any goroutine may add to
 // without a lock: sessions observe into their registry's, and the metrics
