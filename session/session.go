@@ -645,10 +645,11 @@ func (s *Session) commit(op *pendingOp) {
 	s.doc = op.after
 	s.version = e.Version
 	s.remember(e)
-	s.answer(op, e.Version, nil)
+	// Timed before the ack goes out, so whoever has the ack sees the time.
 	if !op.sent.IsZero() {
 		s.registry.commitLatency.Observe(time.Since(op.sent))
 	}
+	s.answer(op, e.Version, nil)
 	frame := s.opFrame(e)
 	for _, p := range s.peers {
 		if p != op.peer {
