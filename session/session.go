@@ -464,6 +464,13 @@ func (s *Session) preparePipelined(op *pendingOp) error {
 	if s.tentative[0].client != op.client || k > int64(s.ownRun()) {
 		return collab.Errorf(collab.VersionAhead, "op is based on version %d, which is not committed yet", op.base)
 	}
+	// Version base must hold this client's previous op (seqs go up by one):
+	// the client's document holds all of its ops. If that op was refused,
+	// or another client's edit moved it, the version holds something else
+	// than what the client built this op on.
+	if prev := s.tentative[k-1]; prev.seq != op.seq-1 {
+		return collab.Errorf(collab.VersionAhead, "op %d is based on version %d, which will be this client's op %d, not op %d; resync", op.seq, op.base, prev.seq, op.seq-1)
+	}
 	delta := op.delta
 	if n, at := delta.BaseLen(), s.tentative[k-1].after.Len(); n > at {
 		return collab.Errorf(collab.InvalidOp, "delta covers %d units but version %d has %d", n, op.base, at)

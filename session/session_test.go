@@ -460,6 +460,51 @@ func TestPipelinedOpsFromOneClient(t *testing.T) {
 	close(block)
 }
 
+// TestPipelinedOpOnARefusedOp: a client pipelines, basing each op on the
+// version its previous op will take. Its second op is refused, so its
+// third, built on the second, must be refused too, even when another
+// client's edit happens to make the version count come out right.
+func TestPipelinedOpOnARefusedOp(t *testing.T) {
+	log := newMemLog()
+	log.create("doc", "")
+	s := newSim(t, log, testConfig(log), "doc", 2)
+	a, b := s.peers[0], s.peers[1]
+	b.typeAt(0, "R") // version 1
+	b.waitFor("ack", b.synced)
+	block := make(chan struct{})
+	defer close(block)
+	log.mu.Lock()
+	log.blockNext = block
+	log.mu.Unlock()
+	// a's answers, skipping b's edit.
+	answer := func() any {
+		for {
+			m := a.next(10 * time.Second)
+			if _, ok := m.(collab.OpMessage); !ok {
+				return m
+			}
+		}
+	}
+	// a has not seen version 1: its "a" is based on 0 and will be version 2.
+	a.p.Submit(context.Background(), 1, 0, ot.Delta{ot.InsertText("a", nil)})
+	a.p.Submit(context.Background(), 2, 1, ot.Delta{ot.Delete(5)}) // longer than the document
+	if e, ok := answer().(collab.ErrorMessage); !ok || e.Seq != 2 || e.Code != collab.InvalidOp {
+		t.Fatalf("op 2 answered %#v, want invalid_op", e)
+	}
+	// a guessed that op 2 would be version 2; version 2 will be its op 1.
+	a.p.Submit(context.Background(), 3, 2, ot.Delta{ot.InsertText("b", nil)})
+	if e, ok := answer().(collab.ErrorMessage); !ok || e.Seq != 3 || e.Code != collab.VersionAhead {
+		t.Fatalf("op 3 answered %#v, want version_ahead", e)
+	}
+	block <- struct{}{}
+	if ack, ok := answer().(collab.Ack); !ok || ack.Seq != 1 || ack.Version != 2 {
+		t.Fatalf("op 1 answered %#v, want ack version 2", ack)
+	}
+	if got := storedDoc(t, log, "doc").Text(); got != "Ra\n" {
+		t.Fatalf("stored %q, want %q: a refused op changed the document", got, "Ra\n")
+	}
+}
+
 func TestOpBasedBeforeTheWindowIsTransformedPastEveryLaterEdit(t *testing.T) {
 	log := newMemLog()
 	log.create("doc", "hello")
