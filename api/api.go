@@ -72,7 +72,8 @@ type API struct {
 	userCache    *userCache   // owners and authors shown in answers
 	static       *staticFiles // the browser editor; nil serves none
 
-	conns connTracker // open live connections
+	conns     connTracker      // open live connections
+	liveCreds *liveCredentials // open live connections by credential, for revocation
 }
 
 // connTracker counts live connections so shutdown can wait for them; once
@@ -135,6 +136,7 @@ func New(c Config) *API {
 		maxDocBytes:  c.MaxDocBytes,
 		live:         c.Live.withDefaults(),
 		ready:        c.Ready,
+		liveCreds:    newLiveCredentials(),
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()

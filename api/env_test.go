@@ -32,9 +32,10 @@ type env struct {
 type testConfig struct {
 	live     api.LiveConfig
 	session  session.Config
-	postgres bool // the store: Postgres (a throwaway database) instead of SQLite
-	closed   bool // sign-up closed
-	bench    bool // raise the REST rate limits
+	postgres bool            // the store: Postgres (a throwaway database) instead of SQLite
+	closed   bool            // sign-up closed
+	bench    bool            // raise the REST rate limits
+	tokens   api.TokenConfig // login token TTL and leeway (the secret is set by newEnv)
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -68,7 +69,8 @@ func newEnvTB(t testing.TB, opts ...func(*testConfig)) *env {
 	cfg.session.Log = st
 	cfg.session.Logger = logger
 	reg := session.NewRegistry(cfg.session)
-	tok, err := api.NewTokens(api.TokenConfig{Secret: []byte("0123456789abcdef0123456789abcdef")}, st)
+	cfg.tokens.Secret = []byte("0123456789abcdef0123456789abcdef")
+	tok, err := api.NewTokens(cfg.tokens, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func (e *env) signupB(b *testing.B, name string) string {
 
 func (e *env) createB(b *testing.B, token string) string {
 	b.Helper()
-	u, err := e.tok.Verify(context.Background(), token)
+	u, _, err := e.tok.Verify(context.Background(), token)
 	if err != nil {
 		b.Fatal(err)
 	}

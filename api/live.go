@@ -92,9 +92,14 @@ const maxAnswers = 16
 // failures are plain HTTP answers. After the upgrade the handler returns,
 // so net/http's per-request state and the handler's stack are freed; the
 // connection lives on in its reader goroutine.
+//
+// The credential is checked only here, so the connection keeps it: a timer
+// closes the connection with 1008 when it expires, and liveCreds closes it
+// when the credential is revoked.
 func (a *API) serveLive(w http.ResponseWriter, r *http.Request) {
 	id := collab.DocumentID(chi.URLParam(r, "id"))
-	user, err := a.authenticate(r)
+	verifiedAt := time.Now() // before Verify: a revocation from here on must reach the connection
+	user, cred, err := a.authenticate(r)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -129,9 +134,19 @@ func (a *API) serveLive(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		c.wake()
 	})
+	if !cred.Expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(cred.Expires), func() {
+			c.close(collab.ClosePolicy, reasonAuthExpired)
+		})
+	}
+	if !a.liveCreds.add(cred.ID, c, verifiedAt) {
+		// Revoked between Verify and now: the revocation did not see c.
+		c.close(collab.ClosePolicy, reasonCredentialRevoked)
+	}
 	go func() {
 		defer a.conns.leave()
 		defer a.metrics.live.Dec()
+		defer a.liveCreds.remove(cred.ID, c)
 		// Not r.Context(): net/http cancels it when this handler returns.
 		c.serve(context.Background())
 	}()
@@ -151,6 +166,7 @@ type liveConn struct {
 	role   collab.Role
 	done   chan struct{} // closed when a writer has ended the connection
 	pinger *time.Timer   // sets pingDue every PingInterval; reset by the writer, stopped when finished
+	expiry *time.Timer   // closes with 1008 when the credential expires; nil if it does not; stopped when finished
 
 	// Guarded by mu: what the writer is asked to send, and whether one runs.
 	mu       sync.Mutex
@@ -524,6 +540,9 @@ func (c *liveConn) finish(code int) {
 	c.finished, c.running = true, false
 	c.answers, c.pong = nil, nil
 	c.pinger.Stop()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	c.mu.Unlock()
 	close(c.done)
 }

@@ -18,7 +18,7 @@ const userKey ctxKey = iota
 // the request's context.
 func (a *API) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := a.authenticate(r)
+		u, _, err := a.authenticate(r)
 		if err != nil {
 			writeError(w, r, a.logger, err)
 			return

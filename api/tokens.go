@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +50,9 @@ const personalPrefix = "cdp_"
 type TokenConfig struct {
 	Secret []byte        // signs login tokens
 	TTL    time.Duration // login token lifetime (default 30 days)
+	// Leeway is the clock skew allowed on exp and nbf: 0 takes the
+	// default of 30 s, a negative value allows none.
+	Leeway time.Duration
 	// External issuer: Key is an HMAC secret for HS*, else a path to a PEM
 	// public key (RS256, ES256, EdDSA). Empty Key disables it.
 	Issuer    string
@@ -61,10 +65,16 @@ func NewTokens(c TokenConfig, users collab.Users) (*Tokens, error) {
 	if len(c.Secret) < 32 {
 		return nil, errors.New("the token secret must be at least 32 bytes")
 	}
-	t := &Tokens{secret: c.Secret, users: users, cache: newUserCache(users, 5*time.Second), ttl: c.TTL, leeway: 30 * time.Second, now: time.Now,
+	t := &Tokens{secret: c.Secret, users: users, cache: newUserCache(users, 5*time.Second), ttl: c.TTL, leeway: c.Leeway, now: time.Now,
 		issuer: c.Issuer, issuerAlg: c.IssuerAlg}
 	if t.ttl <= 0 {
 		t.ttl = 30 * 24 * time.Hour
+	}
+	switch {
+	case t.leeway == 0:
+		t.leeway = 30 * time.Second
+	case t.leeway < 0:
+		t.leeway = 0
 	}
 	if c.IssuerKey != "" {
 		key, err := issuerKey(c.IssuerAlg, c.IssuerKey)
@@ -110,14 +120,15 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// Mint returns a login token for a user.
+// Mint returns a login token for a user. Its jti names this login, so a
+// logout can close the live connections it opened and no other.
 func (t *Tokens) Mint(u collab.User) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		Name: u.Name,
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: ourIssuer, Subject: string(u.ID),
+			Issuer: ourIssuer, Subject: string(u.ID), ID: collab.NewID(),
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	})
@@ -130,18 +141,22 @@ func (t *Tokens) Mint(u collab.User) (string, time.Time, error) {
 
 var errBadToken = collab.Errorf(collab.Unauthorized, "invalid or expired token")
 
-// Verify returns the user a credential belongs to, or an Unauthorized
-// error that does not say which check failed.
-func (t *Tokens) Verify(ctx context.Context, token string) (collab.User, error) {
+// Verify returns the user a credential belongs to and which credential it
+// is, or an Unauthorized error that does not say which check failed.
+func (t *Tokens) Verify(ctx context.Context, token string) (collab.User, Credential, error) {
 	if strings.HasPrefix(token, personalPrefix) {
 		tok, err := t.users.TokenByHash(ctx, hashSecret(token), t.now())
 		if err != nil {
 			if errors.Is(err, collab.ErrNotFound) {
-				return collab.User{}, errBadToken
+				return collab.User{}, Credential{}, errBadToken
 			}
-			return collab.User{}, err
+			return collab.User{}, Credential{}, err
 		}
-		return t.user(ctx, tok.User)
+		u, err := t.user(ctx, tok.User)
+		if err != nil {
+			return collab.User{}, Credential{}, err
+		}
+		return u, Credential{Kind: PersonalToken, ID: personalCredentialID(tok.ID)}, nil
 	}
 	var c claims
 	parsed, err := jwt.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
@@ -159,13 +174,17 @@ func (t *Tokens) Verify(ctx context.Context, token string) (collab.User, error) 
 	}, jwt.WithValidMethods([]string{"HS256", t.issuerAlg}), jwt.WithExpirationRequired(),
 		jwt.WithLeeway(t.leeway), jwt.WithTimeFunc(t.now))
 	if err != nil || !parsed.Valid || c.Subject == "" {
-		return collab.User{}, errBadToken
+		return collab.User{}, Credential{}, errBadToken
 	}
 	if c.Issuer == ourIssuer {
 		if parsed.Method.Alg() != "HS256" {
-			return collab.User{}, errBadToken
+			return collab.User{}, Credential{}, errBadToken
 		}
-		return t.user(ctx, collab.UserID(c.Subject))
+		u, err := t.user(ctx, collab.UserID(c.Subject))
+		if err != nil {
+			return collab.User{}, Credential{}, err
+		}
+		return u, t.jwtCredential(LoginToken, token, &c), nil
 	}
 	// An app's user: known by issuer and subject, created on first sight.
 	id := collab.UserID("ext:" + c.Issuer + ":" + c.Subject)
@@ -173,7 +192,31 @@ func (t *Tokens) Verify(ctx context.Context, token string) (collab.User, error) 
 	if name == "" {
 		name = c.Subject
 	}
-	return t.users.UpsertUser(ctx, collab.User{ID: id, Username: string(id), Name: name, Color: collab.ColorFor(id)})
+	u, err := t.users.UpsertUser(ctx, collab.User{ID: id, Username: string(id), Name: name, Color: collab.ColorFor(id)})
+	if err != nil {
+		return collab.User{}, Credential{}, fmt.Errorf("app user %s: %w", id, err)
+	}
+	return u, t.jwtCredential(AppToken, token, &c), nil
+}
+
+// personalCredentialID names a personal API token by its id.
+func personalCredentialID(tokenID string) CredentialID {
+	return CredentialID("pat:" + tokenID)
+}
+
+// jwtCredential names a verified JWT by its issuer and jti, or by the
+// token's hash when it has none (login tokens minted before they carried
+// one, app tokens without it). It expires when Verify stops accepting it.
+func (t *Tokens) jwtCredential(kind CredentialKind, token string, c *claims) Credential {
+	name := c.ID
+	if name == "" {
+		name = "#" + hex.EncodeToString(hashSecret(token))
+	}
+	return Credential{
+		Kind:    kind,
+		ID:      CredentialID("jwt:" + c.Issuer + ":" + name),
+		Expires: c.ExpiresAt.Time.Add(t.leeway), // exp is required: never nil here
+	}
 }
 
 func (t *Tokens) user(ctx context.Context, id collab.UserID) (collab.User, error) {

@@ -63,10 +63,16 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// revokeToken deletes a personal API token and closes the live connections
+// it authenticated (on this process; see liveCredentials).
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if err := a.users.RevokeToken(r.Context(), userFrom(r).ID, chi.URLParam(r, "token")); err != nil {
+	id := chi.URLParam(r, "token")
+	if err := a.users.RevokeToken(r.Context(), userFrom(r).ID, id); err != nil {
 		writeError(w, r, a.logger, err)
 		return
+	}
+	if n := a.liveCreds.revoke(personalCredentialID(id), reasonCredentialRevoked); n > 0 {
+		a.logger.Info("closed the live connections of a revoked token", "token", id, "connections", n)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -146,7 +146,17 @@ func (a *API) issueLogin(w http.ResponseWriter, r *http.Request, u collab.User, 
 	writeJSON(w, status, authResponse{User: toUserJSON(u), Token: token})
 }
 
+// logout clears the login cookie and closes the live connections that the
+// caller's login token authenticated (on this process; see
+// liveCredentials), not those of the user's other logins or tokens. The
+// token is a JWT and stays valid until it expires: there is no server-side
+// list of ended logins.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if _, cred, err := a.authenticate(r); err == nil && cred.Kind == LoginToken {
+		if n := a.liveCreds.revoke(cred.ID, reasonLoggedOut); n > 0 {
+			a.logger.Info("closed the live connections of a logged-out login", "connections", n)
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	w.WriteHeader(http.StatusNoContent)
