@@ -326,7 +326,7 @@ func (c *liveConn) handle(ctx context.Context, frame []byte) bool {
 		}
 		return c.readerPeer.Submit(ctx, m.Seq, *m.Version, m.Delta)
 	case collab.TypePresence:
-		return c.readerPeer.SetPresence(ctx, m.Range)
+		return c.readerPeer.SetPresence(ctx, m.Range, m.Version)
 	}
 	return true
 }

@@ -40,8 +40,12 @@ type ClientMessage struct {
 	Type string
 
 	// hello
-	Client   ClientID
-	Version  *int64 // hello: nil = holds nothing; op: the base version (never nil)
+	Client ClientID
+	// Version is, for hello, the last version the client holds (nil:
+	// none); for op, the base version (never nil); for presence, the
+	// version Range is in terms of (nil: not said, so the server's
+	// committed version when it reads the presence).
+	Version  *int64
 	Protocol int
 
 	// op
@@ -129,6 +133,12 @@ func ParseClientMessage(frame []byte) (ClientMessage, error) {
 			}
 			m.Range = &ot.Range{Index: *r.Index, Length: *r.Length}
 		}
+		// Optional: clients from before it send none.
+		v, err := parseVersion(w.Version, true)
+		if err != nil {
+			return m, err
+		}
+		m.Version = v
 	default:
 		return m, Errorf(BadMessage, "unknown message type %q", m.Type)
 	}

@@ -169,9 +169,14 @@ func (p *Peer) Submit(ctx context.Context, seq, base int64, delta ot.Delta) bool
 	}}, p.left)
 }
 
-// SetPresence updates the peer's selection (nil = not focused).
-func (p *Peer) SetPresence(ctx context.Context, r *ot.Range) bool {
-	return p.session.send(ctx, request{kind: reqPresence, peer: p, rng: r}, p.left)
+// SetPresence updates the peer's selection (nil = not focused). version
+// is the document version r is in terms of (the newest the client had
+// received); nil means the committed version when the session reads it,
+// which is all a client that sends no version can be taken to mean. A
+// version ahead of the document's is answered with version_ahead in the
+// queue and changes nothing.
+func (p *Peer) SetPresence(ctx context.Context, r *ot.Range, version *int64) bool {
+	return p.session.send(ctx, request{kind: reqPresence, peer: p, rng: r, version: version}, p.left)
 }
 
 // Leave removes the peer from the session. Call it once when the

@@ -106,16 +106,17 @@ const (
 )
 
 type request struct {
-	kind   reqKind
-	peer   *Peer
-	op     pendingOp
-	rng    *ot.Range
-	join   JoinRequest
-	user   collab.UserID
-	role   collab.Role
-	code   int
-	reason string
-	reply  chan joinResult // reqJoin only; room for one so the session never waits
+	kind    reqKind
+	peer    *Peer
+	op      pendingOp
+	rng     *ot.Range
+	version *int64 // reqPresence: the version rng is in terms of; nil = the committed one
+	join    JoinRequest
+	user    collab.UserID
+	role    collab.Role
+	code    int
+	reason  string
+	reply   chan joinResult // reqJoin only; room for one so the session never waits
 }
 
 type joinResult struct {
@@ -271,8 +272,7 @@ func (s *Session) handle(ctx context.Context, r request) {
 		s.submit(ctx, &r.op)
 	case reqPresence:
 		if !r.peer.removed {
-			r.peer.rng = s.clampRange(r.rng)
-			r.peer.dirty = true
+			s.setPresence(r.peer, r.rng, r.version)
 		}
 	case reqLeave:
 		s.removePeer(r.peer, collab.CloseNormal, "")
@@ -777,11 +777,42 @@ func (s *Session) userInfo(ctx context.Context, id collab.UserID) collab.UserInf
 	return u
 }
 
-func (s *Session) clampRange(r *ot.Range) *ot.Range {
+// setPresence stores a peer's selection in terms of the committed
+// document. A client's range is in terms of the version it names, which
+// lags behind when edits were committed while the presence was on its
+// way (the client's own among them); without a version it can only be
+// read as the committed one.
+func (s *Session) setPresence(p *Peer, r *ot.Range, version *int64) {
+	if version != nil && *version > s.version {
+		err := collab.Errorf(collab.VersionAhead, "presence is in terms of version %d, but the document is at version %d", *version, s.version)
+		s.offer(p, Outgoing{Frame: mustMarshal(collab.NewErrorMessage(err, 0))})
+		return
+	}
+	if version != nil && r != nil {
+		v := *version
+		if v < s.windowStart() {
+			// Stale, not wrong: the edits to move it through are only in
+			// the store, and a cursor is not worth a store read. Keep the
+			// peer's previous range, which the session has moved with
+			// every edit. (A null range needs no moving: it always counts.)
+			return
+		}
+		moved := clampRange(r, s.lenAt(v))
+		for _, e := range s.recent[v-s.windowStart():] {
+			*moved = ot.TransformRange(e.Delta, *moved)
+		}
+		r = moved
+	}
+	p.rng = clampRange(r, s.doc.Len())
+	p.dirty = true
+}
+
+// clampRange keeps a range inside a document of length n, starting no
+// later than its final "\n".
+func clampRange(r *ot.Range, n int) *ot.Range {
 	if r == nil {
 		return nil
 	}
-	n := s.doc.Len()
 	c := ot.Range{Index: min(r.Index, n-1), Length: r.Length}
 	c.Length = min(c.Length, n-c.Index)
 	return &c

@@ -305,7 +305,7 @@ func TestPresenceFollowsEditsAndReachesLateJoiners(t *testing.T) {
 	log.create("doc", "hello")
 	s := newSim(t, log, testConfig(log), "doc", 2)
 	a, b := s.peers[0], s.peers[1]
-	a.p.SetPresence(context.Background(), &ot.Range{Index: 2, Length: 2})
+	a.p.SetPresence(context.Background(), &ot.Range{Index: 2, Length: 2}, nil)
 	b.waitFor("a's presence", func() bool { r := b.others["peer0"]; return r != nil && r.Index == 2 })
 	b.typeAt(0, "XYZ") // moves a's range to 5
 	b.waitFor("ack", b.synced)

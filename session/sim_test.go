@@ -255,6 +255,7 @@ func (sp *simPeer) remote(e collab.WireEdit) {
 		sp.acked()
 		return
 	}
+	sp.moveOthers(e.Delta)
 	d := e.Delta
 	if sp.flying {
 		d, sp.inflight = ot.Transform(sp.inflight, d, false), ot.Transform(d, sp.inflight, true)
@@ -270,7 +271,19 @@ func (sp *simPeer) remote(e collab.WireEdit) {
 	sp.version = e.Version
 }
 
+// moveOthers moves the peers' ranges through a committed edit, as the
+// server moves them (protocol: presence follows text).
+func (sp *simPeer) moveOthers(d ot.Delta) {
+	for id, r := range sp.others {
+		if r != nil {
+			moved := ot.TransformRange(d, *r)
+			sp.others[id] = &moved
+		}
+	}
+}
+
 func (sp *simPeer) acked() {
+	sp.moveOthers(sp.inflight) // as committed: transformed past every edit before it
 	sp.inflight, sp.flying = nil, false
 	if sp.buffered {
 		b := sp.buffer

@@ -44,6 +44,23 @@ type Options struct {
 	PingInterval time.Duration
 	// Dialer dials the WebSocket; nil uses a copy of websocket.DefaultDialer.
 	Dialer *websocket.Dialer
+	// MaxMessageSize is the server's limit on one message, in bytes (its
+	// --max-message-bytes; default 1 MiB, the server's default). Submit
+	// refuses an edit whose op would be larger with ErrOpTooLarge, rather
+	// than send what the server closes the connection over (1009).
+	// Negative disables the check.
+	MaxMessageSize int
+	// HTTPClient makes the REST requests of a catch-up (see CatchUpTimeout);
+	// nil uses one that reaches the server as Dialer does (its proxy, TLS
+	// configuration and dial function).
+	HTTPClient *http.Client
+	// CatchUpTimeout bounds a catch-up through REST: when a welcome brings
+	// the whole document while local edits are pending (the client was
+	// too far behind for the server to send ops), the client reads the
+	// edits it missed from GET /v1/documents/{id}/ops instead, to rebase
+	// its edits onto them. Meanwhile the connection is not read. Default
+	// 30s.
+	CatchUpTimeout time.Duration
 
 	// Callbacks. They run on the client's callback goroutine, one at a
 	// time, in the order of the events, with no lock held: they may call
@@ -60,7 +77,7 @@ type Options struct {
 	OnPresence func(Peer)
 	// OnError is called with errors the client survives: an op the server
 	// refused (a *collab.Error, see collab.ErrorCode) and unacknowledged
-	// edits dropped by a resync (ErrEditsDropped).
+	// edits dropped by a resync (errors.Is ErrEditsDropped).
 	OnError func(error)
 	// OnAck is called when the server has stored the op with seq (the seq
 	// SubmitSeq returned) as edit version: once per seq, whether the ack
@@ -107,14 +124,21 @@ type Peer struct {
 var (
 	// ErrClosed is Err after Close.
 	ErrClosed = errors.New("client closed")
-	// ErrEditsDropped is passed to OnError when a resync replaced the
-	// document while local edits were unacknowledged: they are lost.
+	// ErrEditsDropped is passed to OnError (wrapped, with why) when a
+	// resync replaced the document while local edits were unacknowledged
+	// and could not be rebased onto it: they are lost.
 	ErrEditsDropped = errors.New("unacknowledged local edits dropped by a resync")
-	// ErrDocumentDeleted and ErrAccessRevoked match (errors.Is) the
-	// *CloseError that ends a client when the server closes with 4404 or
-	// 4403.
+	// ErrOpTooLarge is returned (wrapped) by Submit for an edit whose op
+	// would be larger than Options.MaxMessageSize. Nothing changed, and
+	// the client goes on: split the edit, or, if it would only join a
+	// large buffer, submit it after WaitSynced.
+	ErrOpTooLarge = errors.New("op larger than the server's message limit")
+	// ErrDocumentDeleted, ErrAccessRevoked and ErrMessageTooBig match
+	// (errors.Is) the *CloseError that ends a client when the server
+	// closes with 4404, 4403 or 1009.
 	ErrDocumentDeleted = &CloseError{Code: collab.CloseDocumentGone}
 	ErrAccessRevoked   = &CloseError{Code: collab.CloseAccessRevoked}
+	ErrMessageTooBig   = &CloseError{Code: collab.CloseTooBig}
 	// ErrUnauthorized (401: no valid credentials), ErrForbidden (403: a
 	// cookie from a foreign origin), ErrNotFound (404: no such document, or
 	// the caller may not see it) and ErrRateLimited (429: too many
@@ -127,8 +151,10 @@ var (
 )
 
 // CloseError is a close code that ends the client for good: 1008 (policy:
-// auth expired, flooding, replaced by a newer connection), 4403 (access
-// revoked) or 4404 (document deleted). Other close codes make it reconnect.
+// auth expired, flooding, replaced by a newer connection), 1009 (a message
+// over the server's limit: resent after a reconnect, it would only be
+// refused again), 4403 (access revoked) or 4404 (document deleted). Other
+// close codes make it reconnect.
 type CloseError struct {
 	Code   int
 	Reason string
@@ -137,6 +163,7 @@ type CloseError struct {
 func (e *CloseError) Error() string {
 	what := map[int]string{
 		collab.ClosePolicy:        "policy violation",
+		collab.CloseTooBig:        "message too big",
 		collab.CloseAccessRevoked: "access revoked",
 		collab.CloseDocumentGone:  "document deleted",
 	}[e.Code]
@@ -211,6 +238,7 @@ type Client struct {
 	id           collab.ClientID
 	log          *slog.Logger
 	dialer       websocket.Dialer
+	opsURL       string          // the REST history of the document, for a catch-up ("": unknown)
 	ctx          context.Context // cancelled by Close: ends dialing, waiting and the connection
 	cancel       context.CancelFunc
 	dialDeadline time.Time     // Dial's ctx deadline (zero: none): bounds retries of the first connection
@@ -275,9 +303,12 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	opts.ReconnectMax = max(opts.ReconnectMax, opts.ReconnectMin)
 	orDefault(&opts.PresenceInterval, 50*time.Millisecond)
 	opts.PingInterval = cmp.Or(opts.PingInterval, 25*time.Second) // negative: no pings
+	opts.MaxMessageSize = cmp.Or(opts.MaxMessageSize, 1<<20)      // negative: no check
+	orDefault(&opts.CatchUpTimeout, 30*time.Second)
 	c := &Client{
 		opts:    opts,
 		id:      opts.ClientID,
+		opsURL:  opsURL(u),
 		log:     opts.Logger,
 		done:    make(chan struct{}),
 		st:      state{doc: ot.NewDoc()},
@@ -331,7 +362,8 @@ func (c *Client) ID() collab.ClientID { return c.id }
 // Submit applies an edit to the local document at once and sends it to the
 // server (or, while an op is in flight or the client is offline, composes
 // it into the buffer that is sent next). The edit must fit the local
-// document, Doc(); an edit that does not is an error and changes nothing.
+// document, Doc(); an edit that does not is an error and changes nothing,
+// as is one whose op would be over Options.MaxMessageSize (ErrOpTooLarge).
 // After the client stopped, Submit returns Err(). SubmitSeq also returns
 // the op's seq.
 func (c *Client) Submit(d ot.Delta) error {
@@ -362,7 +394,7 @@ func (c *Client) SubmitSeq(d ot.Delta) (seq int64, err error) {
 	if len(d) == 0 {
 		return 0, nil
 	}
-	p, err := c.st.local(d)
+	p, err := c.st.local(d, c.checkOpSize)
 	if err != nil {
 		return 0, fmt.Errorf("submit: %w", err)
 	}
@@ -384,8 +416,9 @@ func (c *Client) SubmitSeq(d ot.Delta) (seq int64, err error) {
 // SetSelection sets the local selection (nil: not focused), in terms of the
 // local document, and shares it with the peers. Selections set in quick
 // succession are coalesced: at most one presence message goes out per
-// PresenceInterval, and none while local edits wait in the buffer (a range
-// is sent in terms of what the server will hold when it reads it).
+// PresenceInterval. The range goes to the server in terms of the server
+// version the client holds (Version), mapped back through the local edits
+// not yet acknowledged.
 func (c *Client) SetSelection(r *ot.Range) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -543,7 +576,7 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err returns nil while the client runs; afterwards why it stopped:
 // ErrClosed, a *CloseError (errors.Is ErrDocumentDeleted,
-// ErrAccessRevoked) or a *HandshakeError (401, 403, 404).
+// ErrAccessRevoked, ErrMessageTooBig) or a *HandshakeError (401, 403, 404).
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -280,23 +280,55 @@ func TestSelectionFollowsText(t *testing.T) {
 	}
 }
 
-// TestPresenceWaitsForBuffer: a selection set while edits wait in the
-// buffer is sent only once they went out (it is in terms of them).
-func TestPresenceWaitsForBuffer(t *testing.T) {
-	s := newFakeServer(t, "abc")
+// TestPresenceWhileOwnOpsWait: a selection set while the client's own
+// ops wait for the server (one in flight, one in the buffer) goes out at
+// once, in terms of the server version the client holds: mapped back
+// through those ops. When they commit, the server and the peers have the
+// cursor right after the typed text, where the client has it.
+func TestPresenceWhileOwnOpsWait(t *testing.T) {
+	s := newFakeServer(t, "hello")
 	a := dialTest(t, s, "a")
+	b := dialTest(t, s, "b")
 	s.hold("a")
-	submit(t, a, ins(0, "x"))
-	submit(t, a, ins(0, "y")) // buffered
-	if err := a.SetSelection(&ot.Range{Index: 5, Length: 0}); err != nil {
+	submit(t, a, ins(2, "X")) // in flight, not committed
+	// The cursor after the X: where the X goes in version 0.
+	if err := a.SetSelection(&ot.Range{Index: 3}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the op in flight", func() bool { return s.queued("a") == 1 })
+	sent := func(n int) presenceRecord {
+		t.Helper()
+		eventually(t, fmt.Sprintf("presence %d", n), func() bool { return len(s.presencesFrom("a")) >= n })
+		return s.presencesFrom("a")[n-1]
+	}
+	check := func(p presenceRecord, want ot.Range) {
+		t.Helper()
+		if p.rng == nil || *p.rng != want || p.version == nil || *p.version != 0 {
+			t.Errorf("presence sent: range %v version %v; want %v at version 0 (where the cursor is before the client's own edits)", p.rng, p.version, want)
+		}
+	}
+	check(sent(1), ot.Range{Index: 2})
+	submit(t, a, ins(3, "YZ")) // buffered: "heXYZllo"
+	if err := a.SetSelection(&ot.Range{Index: 5}); err != nil {
+		t.Fatal(err)
+	}
+	check(sent(2), ot.Range{Index: 2})
+	if err := a.SetSelection(&ot.Range{Index: 0, Length: 7}); err != nil { // "heXYZll"
+		t.Fatal(err)
+	}
+	check(sent(3), ot.Range{Index: 0, Length: 4})
+	if err := a.SetSelection(&ot.Range{Index: 5}); err != nil {
+		t.Fatal(err)
+	}
+	sent(4)
 	s.release("a")
 	synced(t, a)
-	eventually(t, "the presence", func() bool { return s.rangeOf("a") != nil })
-	if r := s.rangeOf("a"); r.Index != 5 || r.Length != 0 {
-		t.Errorf("server has a at %+v, want {5 0}", r)
+	eventually(t, "b to get a's edits", func() bool { return b.Version() == 2 })
+	wantText(t, s, "heXYZllo\n", a, b)
+	if r := s.rangeOf("a"); r == nil || *r != (ot.Range{Index: 5}) {
+		t.Errorf("the server has a's cursor at %v, want {5 0}, right after the typed text", r)
+	}
+	if ps := b.Peers(); len(ps) != 1 || ps[0].Range == nil || *ps[0].Range != (ot.Range{Index: 5}) {
+		t.Errorf("b sees the peers %s, want a's cursor at {5 0}", jsonOf(ps))
 	}
 }
 

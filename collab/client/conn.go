@@ -37,6 +37,7 @@ type conn struct {
 
 	// Guarded by Client.mu.
 	welcomed      bool
+	catchUp       *welcome  // a welcome with a snapshot to complete through REST (read does it)
 	out           [][]byte  // frames for the writer, in order (hello, ops)
 	sentSeq       int64     // seq of the in-flight op as sent on this connection; 0: not sent here
 	retryAt       time.Time // resend the in-flight op then (after unavailable or rate_limited)
@@ -302,7 +303,7 @@ func (c *Client) read(cn *conn) (welcomed bool, err error) {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
 				switch ce.Code {
-				case collab.ClosePolicy, collab.CloseAccessRevoked, collab.CloseDocumentGone:
+				case collab.ClosePolicy, collab.CloseTooBig, collab.CloseAccessRevoked, collab.CloseDocumentGone:
 					return welcomed, &CloseError{Code: ce.Code, Reason: ce.Text}
 				}
 			}
@@ -318,19 +319,15 @@ func (c *Client) read(cn *conn) (welcomed bool, err error) {
 		}
 		c.mu.Lock()
 		notes, err := c.handle(cn, msg)
-		welcomed = cn.welcomed
-		c.queueLocked(notes...)
-		c.changedLocked()
-		var ran chan struct{}
-		if len(c.events) > 0 {
-			// Wait for this message's callbacks before reading the next:
-			// a slow app slows its connection, not its memory.
-			ran = make(chan struct{})
-			c.queueLocked(func() { close(ran) })
+		w := cn.catchUp
+		cn.catchUp = nil
+		welcomed = c.settleLocked(cn, notes)
+		if w != nil && err == nil {
+			welcomed, err = c.catchUp(cn, w)
+			extend() // the connection was not read meanwhile
 		}
-		c.mu.Unlock()
-		if ran != nil {
-			<-ran
+		if err != nil && c.ctx.Err() != nil {
+			return welcomed, err // Close: the writer says goodbye
 		}
 		if errors.Is(err, errResync) {
 			return welcomed, c.abort(cn, websocket.CloseNormalClosure, err)
@@ -339,6 +336,26 @@ func (c *Client) read(cn *conn) (welcomed bool, err error) {
 			return welcomed, c.abort(cn, websocket.CloseProtocolError, err)
 		}
 	}
+}
+
+// settleLocked queues the callbacks of a message and wakes the waiters,
+// then releases mu and waits for the callbacks to run before the next
+// message is read: a slow app slows its connection, not its memory. It
+// reports whether cn is welcomed.
+func (c *Client) settleLocked(cn *conn, notes []func()) (welcomed bool) {
+	welcomed = cn.welcomed
+	c.queueLocked(notes...)
+	c.changedLocked()
+	var ran chan struct{}
+	if len(c.events) > 0 {
+		ran = make(chan struct{})
+		c.queueLocked(func() { close(ran) })
+	}
+	c.mu.Unlock()
+	if ran != nil {
+		<-ran
+	}
+	return welcomed
 }
 
 // abort starts the closing handshake with code and returns err; connect
@@ -425,19 +442,15 @@ func (c *Client) outgoing(cn *conn, now time.Time) (frames [][]byte, wait time.D
 			frames = append(frames, c.opFrame(cn))
 		}
 	}
-	// A presence range is in terms of the local document, which is what
-	// the server holds when it reads the presence only if every op before
-	// it on this connection is sent and nothing waits in the buffer (the
-	// server handles a connection's messages in order). Otherwise wait: an
-	// ack (the buffer goes out) or the retry wakes us again.
-	sendable := c.st.buffer == nil && (c.st.inflight == nil || cn.sentSeq == c.st.inflight.seq)
-	if cn.presenceDirty && sendable {
+	// A presence names the server version its range is in terms of, so it
+	// may go before, between or after the ops that are not acknowledged.
+	if cn.presenceDirty {
 		if d := cn.presenceNext.Sub(now); d > 0 {
 			soonest(d)
 		} else {
 			cn.presenceDirty = false
 			cn.presenceNext = now.Add(c.opts.PresenceInterval)
-			frames = append(frames, mustJSON(presenceMessage{Type: collab.TypePresence, Range: c.selection}))
+			frames = append(frames, c.presenceFrameLocked())
 		}
 	}
 	return frames, wait

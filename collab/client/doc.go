@@ -27,15 +27,25 @@
 // exponential backoff and full jitter, says hello with its last version,
 // takes its own op among the welcome's ops as the ack, or else resends it
 // with the same seq and base version (protocol: exactly once); edits made
-// offline go out after the welcome. An op refused for good (invalid_op,
-// forbidden, …) is dropped with the buffer built on it and reported to
-// OnError, and the client resyncs by redialling with version null (it
-// knows only the live endpoint). Close codes 1008, 4403 and 4404 end the
-// client (Done, Err); other codes and network errors make it redial.
+// offline go out after the welcome. A client too far behind gets the whole
+// document in its welcome instead of ops; if it has edits pending, it
+// reads the edits it missed from the REST history (GET …/ops, derived from
+// the live URL, with the same Header; paged, within CatchUpTimeout) and
+// treats them as the welcome's ops, so its edits survive. Only if that
+// fails (REST refuses, the history ends early, it times out) does it take
+// the document and report its edits lost (ErrEditsDropped). An op refused
+// for good (invalid_op, forbidden, …) is dropped with the buffer built on
+// it and reported to OnError, and the client resyncs by redialling with
+// version null. Submit refuses an edit whose op would exceed the server's
+// message limit (MaxMessageSize, 1 MiB by default) with ErrOpTooLarge.
+// Close codes 1008, 1009 (a message too big: resent, it would be refused
+// forever), 4403 and 4404 end the client (Done, Err); other codes and
+// network errors make it redial.
 //
 // Files: client.go (the API and its one mutex), notify.go (the callback
 // goroutine), state.go (the three states, no I/O), conn.go (dialing and its retries,
-// the reader and the writer of a connection), handle.go (what each server message does), messages.go
+// the reader and the writer of a connection), handle.go (what each server message does),
+// catchup.go (the REST catch-up after a snapshot welcome), messages.go
 // (strict decoding: a misbehaving server gets its connection dropped,
 // never a panic). The package is past 1,500 lines because of that
 // decoding and the connection's life (backoff, pings, closing handshake),
@@ -43,5 +53,6 @@
 //
 // It imports collab (the wire vocabulary), ot and gorilla/websocket, and
 // nothing of the server; tests run it against a fake server in
-// fakeserver_test.go.
+// fakeserver_test.go (api/goclient_limits_test.go runs it against the real
+// one).
 package client

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,7 @@ type fakeServer struct {
 	conns      map[*fakeConn]bool
 	committed  map[clientSeq]int64 // exactly once: (client, seq) → version
 	received   []opRecord          // every op message, in arrival order
+	presences  []presenceRecord    // every presence message, in arrival order
 	hellos     []helloRecord
 	held       map[collab.ClientID]bool // ops from these clients wait in queue
 	queue      []queuedOp
@@ -55,6 +57,22 @@ type fakeServer struct {
 	excludeClient bool
 	problems      []string // what clients sent that they should not have
 	closed        bool
+	// maxMessage: a longer message closes its connection with 1009 (0: no
+	// limit); tooBig counts those closes.
+	maxMessage int
+	tooBig     int
+	// The REST history (GET …/ops): restStatus refuses it with that
+	// status (0 serves it), restEnd pretends it ends at that version (0:
+	// the real end), restPage caps a page (0: as asked), restStall (if
+	// not nil) holds every answer until it is closed or the client gives
+	// up; restGets counts the requests, restAuth has the Authorization
+	// header of each.
+	restStatus int
+	restEnd    int64
+	restPage   int64
+	restStall  chan struct{}
+	restGets   int
+	restAuth   []string
 }
 
 type clientSeq struct {
@@ -67,6 +85,12 @@ type opRecord struct {
 	seq     int64
 	version int64
 	delta   string // JSON
+}
+
+type presenceRecord struct {
+	client  collab.ClientID
+	rng     *ot.Range
+	version *int64
 }
 
 type helloRecord struct {
@@ -127,6 +151,10 @@ func (s *fakeServer) url() string {
 var upgrader = websocket.Upgrader{}
 
 func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/ops") {
+		s.serveOps(w, r)
+		return
+	}
 	s.mu.Lock()
 	s.handshakes = append(s.handshakes, time.Now())
 	reject, closed, stall, retryAt := s.reject, s.closed, s.stall, s.retryAt
@@ -172,8 +200,22 @@ func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		m, err := collab.ParseClientMessage(frame)
 		s.mu.Lock()
+		if s.maxMessage > 0 && len(frame) > s.maxMessage {
+			// As collabd does: close with 1009, then read on until the
+			// client answers, so that the close frame reaches it.
+			s.tooBig++
+			fc.dead = true
+			s.mu.Unlock()
+			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(collab.CloseTooBig, ""), time.Now().Add(time.Second))
+			ws.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}
+		m, err := collab.ParseClientMessage(frame)
 		if err != nil {
 			s.problems = append(s.problems, fmt.Sprintf("bad message %s: %v", frame, err))
 		} else {
@@ -238,11 +280,24 @@ func (s *fakeServer) handle(fc *fakeConn, m collab.ClientMessage) {
 		}
 		s.op(fc, m)
 	case collab.TypePresence:
-		// The range is in terms of what the client held when it sent it; it
-		// may have missed edits since, so it can run past the end: clamp.
+		s.presences = append(s.presences, presenceRecord{client: fc.client, rng: m.Range, version: m.Version})
+		// The range is in terms of the version the client names (without
+		// one, the document now): move it through the edits since, as
+		// collabd does, and clamp what a client's bug may have put past
+		// the end.
 		fc.rng = nil
 		if m.Range != nil {
-			fc.rng = clamp(m.Range, s.doc.Len())
+			r := *m.Range
+			if m.Version != nil {
+				if *m.Version > int64(len(s.edits)) {
+					s.problems = append(s.problems, fmt.Sprintf("presence in terms of version %d, ahead of %d", *m.Version, len(s.edits)))
+					return
+				}
+				for _, e := range s.edits[*m.Version:] {
+					r = ot.TransformRange(e.Delta, r)
+				}
+			}
+			fc.rng = clamp(&r, s.doc.Len())
 		}
 		for other := range s.conns {
 			if other.client != fc.client {
@@ -359,6 +414,64 @@ func (s *fakeServer) leave(fc *fakeConn) {
 			s.send(c, collab.LeaveMessage{Type: collab.TypeLeave, Client: fc.client})
 		}
 	}
+}
+
+// serveOps serves the REST history: versions from..to, at most limit, the
+// cursor being the next version (as collabd's, opaque to clients).
+func (s *fakeServer) serveOps(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.restGets++
+	s.restAuth = append(s.restAuth, r.Header.Get("Authorization"))
+	if stall := s.restStall; stall != nil {
+		s.mu.Unlock()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+			return
+		}
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	if s.restStatus != 0 {
+		http.Error(w, `{"error":{"code":"test","message":"refused by the test"}}`, s.restStatus)
+		return
+	}
+	q := r.URL.Query()
+	num := func(name string, def int64) int64 {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				s.problems = append(s.problems, fmt.Sprintf("GET ops: %s=%q", name, v))
+			}
+			return n
+		}
+		return def
+	}
+	end := int64(len(s.edits))
+	if s.restEnd > 0 {
+		end = min(end, s.restEnd)
+	}
+	from, to, limit := num("from", 1), min(num("to", end), end), num("limit", 100)
+	if s.restPage > 0 {
+		limit = min(limit, s.restPage)
+	}
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(c, 36, 64)
+		if err != nil {
+			s.problems = append(s.problems, fmt.Sprintf("GET ops: cursor %q", c))
+		}
+		from = n
+	}
+	last := min(to, from+limit-1)
+	out := map[string]any{"items": []collab.WireEdit{}}
+	if from >= 1 && from <= last {
+		out["items"] = s.edits[from-1 : last]
+		if last < to {
+			out["next_cursor"] = strconv.FormatInt(last+1, 36)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
 }
 
 // Test controls.
@@ -483,6 +596,18 @@ func (s *fakeServer) hellosFrom(id collab.ClientID) []helloRecord {
 	for _, h := range s.hellos {
 		if h.client == id {
 			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (s *fakeServer) presencesFrom(id collab.ClientID) []presenceRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []presenceRecord
+	for _, p := range s.presences {
+		if p.client == id {
+			out = append(out, p)
 		}
 	}
 	return out

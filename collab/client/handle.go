@@ -88,12 +88,21 @@ func (c *Client) handle(cn *conn, m serverMessage) (notes []func(), err error) {
 // onWelcome takes the server's answer to hello: a snapshot, or the edits
 // since our version (some of them maybe our own), then the peers. Then it
 // resends the in-flight op and the selection, which the server forgot.
+//
+// A snapshot while local edits are pending (the server found us too far
+// behind for ops) would cost those edits: they can be rebased only onto
+// the edits in between. So the welcome is left to read, which fetches
+// them through REST off the lock (catchUp) and completes it.
 func (c *Client) onWelcome(cn *conn, w *welcome) (notes []func(), err error) {
 	if w.you.Client != c.id {
 		return nil, protocolErrorf("welcome is for client %q", w.you.Client)
 	}
 	if w.doc != nil {
-		notes = c.onSnapshot(*w.doc, w.version, notes)
+		if c.hasVersion && c.st.inflight != nil {
+			cn.catchUp = w
+			return nil, nil
+		}
+		notes = c.onSnapshot(*w.doc, w.version, ErrEditsDropped, notes)
 	} else {
 		if !c.hasVersion {
 			return nil, protocolErrorf("welcome carries ops, but hello said no version")
@@ -110,6 +119,13 @@ func (c *Client) onWelcome(cn *conn, w *welcome) (notes []func(), err error) {
 			}
 		}
 	}
+	return c.welcomedLocked(cn, w, notes), nil
+}
+
+// welcomedLocked completes a welcome once the document is at its version:
+// who we are, the peers, and what the server forgot with the last
+// connection (the in-flight op, the selection).
+func (c *Client) welcomedLocked(cn *conn, w *welcome, notes []func()) []func() {
 	c.hasVersion = true
 	c.you = w.you
 	clear(c.peers)
@@ -131,17 +147,17 @@ func (c *Client) onWelcome(cn *conn, w *welcome) (notes []func(), err error) {
 		c.first = nil
 	}
 	c.log.Debug("welcomed", "version", c.st.version, "snapshot", w.doc != nil, "ops", len(w.ops), "pending", c.st.inflight != nil)
-	return notes, nil
+	return notes
 }
 
 // onSnapshot replaces the local document with the server's. Edits not yet
-// acknowledged cannot be rebased onto a snapshot (the edits between their
-// base and it are unknown), so they are dropped and reported.
-func (c *Client) onSnapshot(doc ot.Doc, version int64, notes []func()) []func() {
+// acknowledged cannot be rebased onto a snapshot alone, so they are
+// dropped and reported as dropped, an error that wraps ErrEditsDropped.
+func (c *Client) onSnapshot(doc ot.Doc, version int64, dropped error, notes []func()) []func() {
 	old := c.st.doc
 	if c.st.reset(doc, version) {
-		c.log.Warn("resync dropped unacknowledged edits", "version", version)
-		notes = c.errorNote(ErrEditsDropped, notes)
+		c.log.Warn("resync dropped unacknowledged edits", "version", version, "why", dropped)
+		notes = c.errorNote(dropped, notes)
 	}
 	if c.selection != nil {
 		c.selection = clamp(c.selection, doc.Len())
@@ -163,16 +179,26 @@ func (c *Client) onSnapshot(doc ot.Doc, version int64, notes []func()) []func() 
 // in-flight op, which is its ack (protocol: exactly once), or anybody
 // else's, which is transformed into the local document.
 func (c *Client) onEdit(cn *conn, e *edit, notes []func()) ([]func(), error) {
-	if p := c.st.inflight; p != nil && e.client == c.id && e.seq == p.seq {
-		return c.onAck(cn, e.version, notes), nil
-	}
-	applied, err := c.st.remote(e.delta)
+	notes, err := c.applyEdit(cn, e, notes)
 	if err != nil {
 		// Our document and the server's differ: only a snapshot helps.
 		c.log.Error("remote edit does not fit; resyncing", "version", e.version, "err", err)
 		c.st.drop()
 		c.hasVersion = false
 		return c.errorNote(fmt.Errorf("%w: %w", ErrProtocol, err), notes), errResync
+	}
+	return notes, nil
+}
+
+// applyEdit is onEdit without the resync: if the edit does not fit, it
+// changes nothing and says so.
+func (c *Client) applyEdit(cn *conn, e *edit, notes []func()) ([]func(), error) {
+	if p := c.st.inflight; p != nil && e.client == c.id && e.seq == p.seq {
+		return c.onAck(cn, e.version, notes), nil
+	}
+	applied, err := c.st.remote(e.delta)
+	if err != nil {
+		return notes, err
 	}
 	for _, p := range c.peers {
 		if p.rng != nil {
@@ -211,7 +237,6 @@ func (c *Client) onAck(cn *conn, version int64, notes []func()) []func() {
 	if next != nil && cn.welcomed {
 		c.sendOp(cn)
 	}
-	cn.kick() // a held-back presence may be sendable now
 	return notes
 }
 

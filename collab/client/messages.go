@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/collabd/collabd/collab"
 	"github.com/collabd/collabd/ot"
@@ -306,7 +307,31 @@ type opMessage struct {
 	Delta   ot.Delta `json:"delta"`
 }
 
+// opOverhead is the most an op message adds to its delta's JSON: seq and
+// version at their longest, since a buffered op learns its base version
+// only when it is sent.
+var opOverhead = len(mustJSON(opMessage{Type: collab.TypeOp, Seq: math.MaxInt64, Version: math.MaxInt64, Delta: ot.Delta{}})) - len("[]")
+
+// checkOpSize refuses an op delta whose message would be over the server's
+// limit: the server would close the connection over it (1009), and a
+// resend after reconnecting would meet the same fate.
+func (c *Client) checkOpSize(d ot.Delta) error {
+	limit := c.opts.MaxMessageSize
+	if limit < 0 {
+		return nil
+	}
+	b, err := d.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode the op: %w", err)
+	}
+	if n := len(b) + opOverhead; n > limit {
+		return fmt.Errorf("%w: the op would be %d bytes, the limit is %d", ErrOpTooLarge, n, limit)
+	}
+	return nil
+}
+
 type presenceMessage struct {
-	Type  string    `json:"type"`
-	Range *ot.Range `json:"range"`
+	Type    string    `json:"type"`
+	Range   *ot.Range `json:"range"`
+	Version int64     `json:"version"` // the server version Range is in terms of
 }

@@ -61,22 +61,27 @@ func (s *state) status() Status {
 
 // local applies an edit made on the local document. It returns the new
 // in-flight op when the client was synchronized (the caller sends it), or
-// nil when the edit joined the buffer. On error nothing changed.
-func (s *state) local(d ot.Delta) (*pending, error) {
+// nil when the edit joined the buffer. fits vets the delta of the op that
+// will carry the edit (the edit itself, or the buffer with it): the
+// server's limit on a message. On error nothing changed.
+func (s *state) local(d ot.Delta, fits func(op ot.Delta) error) (*pending, error) {
 	doc, err := s.doc.Apply(d)
 	if err != nil {
 		return nil, err
 	}
+	op := d
+	if s.inflight != nil && s.buffer != nil {
+		op = ot.Compose(s.buffer, d)
+	}
+	if err := fits(op); err != nil {
+		return nil, err
+	}
 	s.doc = doc
 	if s.inflight == nil {
-		s.inflight = s.newPending(d)
+		s.inflight = s.newPending(op)
 		return s.inflight, nil
 	}
-	if s.buffer == nil {
-		s.buffer = d
-	} else {
-		s.buffer = ot.Compose(s.buffer, d)
-	}
+	s.buffer = op
 	return nil, nil
 }
 

@@ -30,6 +30,9 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
+// anySize is a size check that takes every op.
+func anySize(ot.Delta) error { return nil }
+
 func mustDoc(t testing.TB, text string) ot.Doc {
 	t.Helper()
 	d, err := ot.DocFromDelta(ot.Delta{ot.InsertText(text, nil)})
@@ -46,7 +49,7 @@ func TestStateThreeStates(t *testing.T) {
 	if got := s.status(); got != Synchronized {
 		t.Fatalf("status = %s, want %s", got, Synchronized)
 	}
-	p, err := s.local(ins(0, "x"))
+	p, err := s.local(ins(0, "x"), anySize)
 	if err != nil || p == nil || p.seq != 1 || p.base != 0 {
 		t.Fatalf("first local edit: op %+v, err %v; want seq 1 base 0 in flight", p, err)
 	}
@@ -54,7 +57,7 @@ func TestStateThreeStates(t *testing.T) {
 		t.Fatalf("status = %s, want %s", got, AwaitingAck)
 	}
 	for i, d := range []ot.Delta{ins(3, "y"), ins(4, "z")} {
-		if p, err := s.local(d); err != nil || p != nil {
+		if p, err := s.local(d, anySize); err != nil || p != nil {
 			t.Fatalf("local edit %d: op %+v, err %v; want it buffered", i+2, p, err)
 		}
 	}
@@ -94,8 +97,8 @@ func TestStateThreeStates(t *testing.T) {
 // server's insert goes first, on the client as on the server.
 func TestStateRemoteTies(t *testing.T) {
 	s := state{doc: mustDoc(t, "ab\n")}
-	s.local(ins(1, "c")) // in flight
-	s.local(ins(2, "b")) // buffer: right after it
+	s.local(ins(1, "c"), anySize) // in flight
+	s.local(ins(2, "b"), anySize) // buffer: right after it
 	applied, err := s.remote(ins(1, "s"))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +121,7 @@ func TestStateRemoteTies(t *testing.T) {
 
 func TestStateRemoteDoesNotFit(t *testing.T) {
 	s := state{doc: mustDoc(t, "ab\n")}
-	s.local(ins(0, "x"))
+	s.local(ins(0, "x"), anySize)
 	before := *s.inflight
 	if _, err := s.remote(del(0, 10)); err == nil {
 		t.Fatal("a remote edit past the end was applied")
@@ -202,7 +205,7 @@ func simulate(t *testing.T, seed uint64) {
 		i := r.IntN(n)
 		switch k := r.IntN(10); {
 		case k < 4:
-			p, err := clients[i].local(randomEdit(r, clients[i].doc))
+			p, err := clients[i].local(randomEdit(r, clients[i].doc), anySize)
 			if err != nil {
 				t.Fatalf("client %d: local edit: %v", i, err)
 			}

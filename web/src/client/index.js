@@ -8,7 +8,7 @@
 // public methods all touch the same fields, never concurrently.
 
 import Delta from 'quill-delta';
-import { DocState, transformRange, clampRange, baseLength } from './state.js';
+import { DocState, transformRange, rangeBefore, clampRange, baseLength } from './state.js';
 
 export { Delta };
 export { DocState, transformRange } from './state.js';
@@ -345,11 +345,6 @@ export class CollabClient {
   _flushPresence() {
     const conn = this._conn;
     if (!this._selectionDirty || !conn || !conn.welcomed || conn.blocked) return;
-    // The range is in local coordinates, which is what the server holds
-    // when it reads it only if every op before it went out and nothing
-    // waits in the buffer (the server reads a connection in order).
-    const st = this._st;
-    if (st.buffer || (st.inflight && conn.sentSeq !== st.inflight.seq)) return; // an ack or resend calls again
     const wait = this._presenceNext - Date.now();
     if (wait > 0) {
       if (!this._presenceTimer) {
@@ -357,7 +352,13 @@ export class CollabClient {
       }
       return;
     }
-    if (this._send({ type: 'presence', range: this._selection })) {
+    // The local view holds the edits the server has not acknowledged: the
+    // range goes in terms of the server version we hold, mapped back
+    // through them. The server moves it forward through every edit
+    // committed after that version, ours included, to where it is here.
+    const u = this._st.unacked();
+    const range = u ? rangeBefore(u, this._selection) : this._selection;
+    if (this._send({ type: 'presence', range, version: this._st.version })) {
       this._selectionDirty = false;
       this._presenceNext = Date.now() + this.opts.presenceInterval;
     }

@@ -7,7 +7,7 @@
 // applies to serverDoc (the server document at version), buffer to
 // serverDoc · inflight.delta.
 
-import Delta from 'quill-delta';
+import Delta, { Op } from 'quill-delta';
 
 /** Total length an edit reads from the document it applies to (retains + deletes). */
 export function baseLength(delta) {
@@ -31,6 +31,47 @@ export function transformRange(delta, range) {
   if (!range) return null;
   const start = delta.transformPosition(range.index, false);
   const end = delta.transformPosition(range.index + range.length, false);
+  return { index: start, length: Math.max(0, end - start) };
+}
+
+/**
+ * Maps a position of the document after delta, the client's own edit,
+ * back to the document before it: transformPosition through delta's
+ * inverse without priority, worked out from delta alone (the same as the
+ * Go client's positionBefore). A position inside or at either end of text
+ * delta inserted goes to where it was inserted; one at the place of text
+ * delta deleted goes after that text, which the server's transform
+ * through delta then pulls back to the place.
+ */
+export function positionBefore(delta, pos) {
+  let offset = 0; // in the same terms as pos: what the walk has passed
+  for (const op of delta.ops) {
+    if (offset > pos) break;
+    const n = Op.length(op);
+    if (op.insert != null) {
+      pos -= Math.min(n, pos - offset); // the inverse deletes it
+    } else if (typeof op.delete === 'number') {
+      pos += n; // the inverse inserts it back, in front of pos
+      offset += n;
+    } else {
+      offset += n;
+    }
+  }
+  return pos;
+}
+
+/**
+ * Maps a range of the document after delta (the client's own edits not
+ * yet acknowledged) back to the document delta applies to. When delta
+ * commits, the server moves the result forward through it again, which
+ * puts every end back where it was, except an end inside or in front of
+ * text delta inserted: that one lands after the insert. So a cursor after
+ * typed text, after a delete, or a selection of other text comes out exact.
+ */
+export function rangeBefore(delta, range) {
+  if (!range) return null;
+  const start = positionBefore(delta, range.index);
+  const end = positionBefore(delta, range.index + range.length);
   return { index: start, length: Math.max(0, end - start) };
 }
 

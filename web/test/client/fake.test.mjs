@@ -257,7 +257,7 @@ for (const [code, terminal] of [[4404, true], [4403, true], [1008, true], [1003,
   });
 }
 
-test('presence: throttled, last value wins, held while edits wait in the buffer', async () => {
+test('presence: throttled, last value wins, in terms of the server version through pending edits', async () => {
   const server = new FakeServer();
   const { FakeWS, sockets } = fakeNet(server);
   const t = makeClient(FakeWS, { presenceInterval: 40 });
@@ -270,26 +270,36 @@ test('presence: throttled, last value wins, held while edits wait in the buffer'
   t.client.setSelection({ index: 1, length: 0 });
   t.client.setSelection({ index: 2, length: 0 });
   t.client.setSelection({ index: 3, length: 1 });
-  assert.deepEqual(presences().map((m) => m.range), [{ index: 1, length: 0 }], 'the first goes out at once');
+  assert.deepEqual(presences(), [{ type: 'presence', range: { index: 1, length: 0 }, version: 0 }], 'the first goes out at once');
   await waitFor(() => presences().length === 2, 'the coalesced one');
   assert.deepEqual(presences()[1].range, { index: 3, length: 1 }, 'last value wins');
-  t.edit(new Delta().insert('X')); // in flight, sent: presence may go
-  t.edit(new Delta().insert('Y')); // buffered: presence must wait
-  t.client.setSelection({ index: 0, length: 2 });
+  t.edit(new Delta().retain(2).insert('X')); // in flight: "heXllo"
+  t.edit(new Delta().retain(3).insert('YZ')); // buffered: "heXYZllo"
   assert.throws(() => t.client.setSelection({ index: 99, length: 0 }), /outside/);
-  // Past the throttle window it would be sendable, but the buffer holds it.
+  // Neither edit is acknowledged: the cursor after them is, in terms of
+  // version 0, where they go in; the server moves it past them as they
+  // commit. It goes out without waiting for them.
+  t.client.setSelection({ index: 5, length: 0 });
+  await waitFor(() => presences().length === 3, 'presence while the edits wait');
+  assert.deepEqual(presences()[2], { type: 'presence', range: { index: 2, length: 0 }, version: 0 });
   await waitFor(() => Date.now() > t.client._presenceNext, 'throttle window over');
-  await tick();
-  assert.equal(presences().length, 2, 'held while the buffer waits');
-  while (s.toServer.length) s.deliverToServer(); // the presences, then op X
-  s.deliverToClient(); // ack: the buffer goes out, then the presence
-  await waitFor(() => presences().length === 3, 'presence after the buffer was sent');
-  const sent = s.sent.map((m) => m.type);
-  assert.ok(sent.lastIndexOf('op') < sent.lastIndexOf('presence'), 'op before presence');
-  assert.deepEqual(presences()[2].range, { index: 0, length: 2 });
+  t.client.setSelection({ index: 0, length: 7 }); // "heXYZll"
+  assert.deepEqual(presences()[3], { type: 'presence', range: { index: 0, length: 4 }, version: 0 }, '"hell" in version 0');
+  while (s.toServer.length) s.deliverToServer(); // op X
+  s.deliverToClient(); // its ack: the buffer goes out
+  assert.equal(t.client.version, 1);
+  await waitFor(() => Date.now() > t.client._presenceNext, 'throttle window over');
+  t.client.setSelection({ index: 5, length: 0 });
+  assert.deepEqual(presences()[4], { type: 'presence', range: { index: 3, length: 0 }, version: 1 }, 'through the buffer alone, now in flight');
+  while (s.toServer.length) s.deliverToServer();
+  s.deliverToClient();
+  assert.equal(t.client.version, 2);
+  await waitFor(() => Date.now() > t.client._presenceNext, 'throttle window over');
+  t.client.setSelection({ index: 5, length: 0 });
+  assert.deepEqual(presences()[5], { type: 'presence', range: { index: 5, length: 0 }, version: 2 }, 'synchronized: as it is');
   t.client.setSelection(null);
-  await waitFor(() => presences().length === 4, 'blur');
-  assert.equal(presences()[3].range, null);
+  await waitFor(() => presences().length === 7, 'blur');
+  assert.equal(presences()[6].range, null);
   t.client.close();
 });
 

@@ -1,0 +1,105 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/collabd/collabd/collab"
+	"github.com/collabd/collabd/collab/client"
+	"github.com/collabd/collabd/ot"
+)
+
+// TestLiveRemoteCursorEndsAfterTypedText: two Go clients on one document
+// through the server. One types a few characters, moving its cursor after
+// each as an editor does; the other, and a late joiner, see that cursor
+// right after the typed text, not one further for the typist's own edit.
+func TestLiveRemoteCursorEndsAfterTypedText(t *testing.T) {
+	e := newEnv(t)
+	alice, aliceTok := e.user("alice")
+	bob, bobTok := e.user("bob")
+	doc := e.document(alice, "hello world")
+	e.share(doc, bob, collab.Editor)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dial := func(token string) *client.Client {
+		t.Helper()
+		c, err := client.Dial(ctx, client.Options{
+			URL:    "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/documents/" + string(doc) + "/live",
+			Header: http.Header{"Authorization": {"Bearer " + token}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := dial(aliceTok), dial(bobTok)
+	cursorOf := func(c *client.Client) *ot.Range {
+		for _, p := range c.Peers() {
+			if p.Client == a.ID() {
+				return p.Range
+			}
+		}
+		return nil
+	}
+
+	if err := a.SetSelection(&ot.Range{Index: 5}); err != nil { // after "hello"
+		t.Fatal(err)
+	}
+	for i, ch := range []string{",", " ", "m", "y"} {
+		if err := a.Submit(ot.Delta{ot.Retain(5+i, nil), ot.InsertText(ch, nil)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SetSelection(&ot.Range{Index: 5 + i + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := ot.Range{Index: 9} // after "hello, my"
+	waitUntil(t, "b to have a's edits", func() bool { return b.Version() == a.Version() })
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		r := cursorOf(b)
+		if r != nil && *r == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b sees a's cursor at %v, want %v, right after the typed text", r, want)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+	// The presence is coalesced (per client and per server tick): give a
+	// late one, misplaced, the time to arrive before looking again.
+	time.Sleep(300 * time.Millisecond)
+	if got := b.Text(); got != "hello, my world\n" {
+		t.Fatalf("b has %q", got)
+	}
+	if r := cursorOf(b); r == nil || *r != want {
+		t.Errorf("b sees a's cursor at %v, want %v, right after the typed text", r, want)
+	}
+	if r := cursorOf(dial(bobTok)); r == nil || *r != want {
+		t.Errorf("a late joiner sees a's cursor at %v, want %v", r, want)
+	}
+}
+
+// TestLivePresenceVersionIsChecked: a presence in terms of a version the
+// document has not reached, or with a malformed version, is refused with
+// an error and the connection stays open.
+func TestLivePresenceVersionIsChecked(t *testing.T) {
+	e := newEnv(t)
+	alice, aliceTok := e.user("alice")
+	doc := e.document(alice, "abc")
+	w, _ := e.join(doc, aliceTok, "c1")
+	w.send(map[string]any{"type": "presence", "range": map[string]int{"index": 1, "length": 0}, "version": 1})
+	w.expectError(collab.VersionAhead)
+	w.send(map[string]any{"type": "presence", "range": map[string]int{"index": 1, "length": 0}, "version": -1})
+	w.expectError(collab.BadMessage)
+	w.send(map[string]any{"type": "op", "seq": 1, "version": 0, "delta": []any{map[string]any{"insert": "x"}}})
+	if m := w.read(); m["type"] != "ack" {
+		t.Fatalf("after the refused presences an op got %v, want its ack", m)
+	}
+}
