@@ -88,8 +88,11 @@ func ParseClientMessage(frame []byte) (ClientMessage, error) {
 		if w.Client == nil || *w.Client == "" {
 			return m, Errorf(BadMessage, "hello needs a non-empty client id")
 		}
-		if len(*w.Client) > MaxClientIDLen || !utf8.ValidString(*w.Client) {
+		if len(*w.Client) > MaxClientIDLen {
 			return m, Errorf(BadMessage, "client id is longer than %d bytes", MaxClientIDLen)
+		}
+		if !utf8.ValidString(*w.Client) {
+			return m, Errorf(BadMessage, "client id is not valid UTF-8")
 		}
 		m.Client = ClientID(*w.Client)
 		if w.Protocol == nil || *w.Protocol != ProtocolVersion {
