@@ -207,8 +207,11 @@ func TestGoClientFarBehindKeepsOfflineEdits(t *testing.T) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				tn.setOffline(true)
-				for b.Version() != 1 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond) // b's edits come after a's
+				for b.Version() != 1 { // b's edits come after a's
+					if time.Now().After(deadline) {
+						t.Fatalf("b is at version %d, want 1 (a's op)", b.Version())
+					}
+					time.Sleep(time.Millisecond)
 				}
 			} else {
 				tn.setOffline(true)
@@ -247,7 +250,17 @@ func TestGoClientFarBehindKeepsOfflineEdits(t *testing.T) {
 			if n := editsBy(t, e, doc, aliceTok, a.ID()); n != 1 {
 				t.Errorf("%d edits by a stored, want exactly 1", n)
 			}
-			time.Sleep(50 * time.Millisecond) // callbacks run on their own goroutine
+			// Callbacks run on their own goroutine, after WaitSynced may
+			// have returned: wait for the ack before checking it came once.
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				if _, acks := ev.get(); len(acks) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("OnAck was not called")
+				}
+				time.Sleep(time.Millisecond)
+			}
 			errs, acks := ev.get()
 			if len(errs) != 0 {
 				t.Errorf("OnError got %v, want nothing (no edit lost)", errs)

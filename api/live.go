@@ -128,17 +128,21 @@ func (a *API) serveLive(w http.ResponseWriter, r *http.Request) {
 		done:   make(chan struct{}),
 		bucket: newTokenBucket(a.live.EditsPerSecond, a.live.EditBurst),
 	}
+	// Either timer can fire at once (a token that expires now) and start a
+	// writer, whose finish reads both under mu: set them under mu.
+	c.mu.Lock()
+	if !cred.Expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(cred.Expires), func() {
+			c.close(collab.ClosePolicy, reasonAuthExpired)
+		})
+	}
 	c.pinger = time.AfterFunc(a.live.PingInterval, func() {
 		c.mu.Lock()
 		c.pingDue = true
 		c.mu.Unlock()
 		c.wake()
 	})
-	if !cred.Expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(cred.Expires), func() {
-			c.close(collab.ClosePolicy, reasonAuthExpired)
-		})
-	}
+	c.mu.Unlock()
 	if !a.liveCreds.add(cred.ID, c, verifiedAt) {
 		// Revoked between Verify and now: the revocation did not see c.
 		c.close(collab.ClosePolicy, reasonCredentialRevoked)

@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,11 +26,12 @@ func TestLiveRemoteCursorEndsAfterTypedText(t *testing.T) {
 	e.share(doc, bob, collab.Editor)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dial := func(token string) *client.Client {
+	dial := func(token string, onPresence func(client.Peer)) *client.Client {
 		t.Helper()
 		c, err := client.Dial(ctx, client.Options{
-			URL:    "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/documents/" + string(doc) + "/live",
-			Header: http.Header{"Authorization": {"Bearer " + token}},
+			URL:        "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/documents/" + string(doc) + "/live",
+			Header:     http.Header{"Authorization": {"Bearer " + token}},
+			OnPresence: onPresence,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -36,7 +39,19 @@ func TestLiveRemoteCursorEndsAfterTypedText(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	a, b := dial(aliceTok), dial(bobTok)
+	// Every range b is told of for a's cursor, in order.
+	var (
+		seenMu sync.Mutex
+		seen   []ot.Range
+	)
+	a := dial(aliceTok, nil)
+	b := dial(bobTok, func(p client.Peer) {
+		if p.Client == a.ID() && p.Range != nil {
+			seenMu.Lock()
+			seen = append(seen, *p.Range)
+			seenMu.Unlock()
+		}
+	})
 	cursorOf := func(c *client.Client) *ot.Range {
 		for _, p := range c.Peers() {
 			if p.Client == a.ID() {
@@ -72,17 +87,35 @@ func TestLiveRemoteCursorEndsAfterTypedText(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // polling a condition, bounded by the deadline
 	}
-	// The presence is coalesced (per client and per server tick): give a
-	// late one, misplaced, the time to arrive before looking again.
-	time.Sleep(300 * time.Millisecond)
 	if got := b.Text(); got != "hello, my world\n" {
 		t.Fatalf("b has %q", got)
 	}
-	if r := cursorOf(b); r == nil || *r != want {
-		t.Errorf("b sees a's cursor at %v, want %v, right after the typed text", r, want)
-	}
-	if r := cursorOf(dial(bobTok)); r == nil || *r != want {
+	if r := cursorOf(dial(bobTok, nil)); r == nil || *r != want {
 		t.Errorf("a late joiner sees a's cursor at %v, want %v", r, want)
+	}
+	// Presence is coalesced (per client and per server tick), so a late,
+	// misplaced one could still be on its way: a moves its cursor to the
+	// start as a marker, and nothing b hears between the right place and
+	// the marker may differ from the right place.
+	marker := ot.Range{Index: 0}
+	if err := a.SetSelection(&marker); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "b to see a's marker", func() bool { r := cursorOf(b); return r != nil && *r == marker })
+	seenMu.Lock()
+	defer seenMu.Unlock()
+	first := slices.Index(seen, want)
+	last := -1
+	if first >= 0 {
+		last = slices.Index(seen[first:], marker)
+	}
+	if first < 0 || last < 0 {
+		t.Fatalf("b heard a's cursor at %v: want %v, then the marker", seen, want)
+	}
+	for _, r := range seen[first : first+last] {
+		if r != want {
+			t.Errorf("after the right place b heard a's cursor at %v (all: %v)", r, seen)
+		}
 	}
 }
 

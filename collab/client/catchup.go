@@ -130,7 +130,7 @@ func (c *Client) fetchEdits(from, to int64) ([]edit, error) {
 		defer t.CloseIdleConnections()
 		hc = &http.Client{Transport: t}
 	}
-	out := make([]edit, 0, to-from+1)
+	out := make([]edit, 0, min(to-from+1, catchUpPage)) // grows page by page: to-from may be large
 	cursor := ""
 	for int64(len(out)) < to-from+1 {
 		u, err := url.Parse(c.opsURL)
@@ -176,7 +176,13 @@ func (c *Client) fetchPage(ctx context.Context, hc *http.Client, u string) (edit
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("catch-up: %w", err)
+		// A *url.Error's text holds the whole URL, access_token included:
+		// name only the path, as the other errors here do.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, "", fmt.Errorf("GET %s: %w", req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

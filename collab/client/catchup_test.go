@@ -280,3 +280,26 @@ func TestCloseTooBigEnds(t *testing.T) {
 		}
 	})
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCatchUpErrorHidesTheToken: a failed request's error (which is
+// logged and passed to OnError) names the path, never the access_token
+// that the live URL carried into the REST one.
+func TestCatchUpErrorHidesTheToken(t *testing.T) {
+	refused := errors.New("connection refused")
+	hc := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, refused })}
+	c := &Client{}
+	_, _, err := c.fetchPage(context.Background(), hc, "http://127.0.0.1:1/v1/documents/d/ops?access_token=SECRET-TOKEN&from=1")
+	if err == nil || !errors.Is(err, refused) {
+		t.Fatalf("fetchPage = %v, want the transport's error", err)
+	}
+	if strings.Contains(err.Error(), "SECRET-TOKEN") {
+		t.Fatalf("the error shows the token: %v", err)
+	}
+	if !strings.Contains(err.Error(), "/v1/documents/d/ops") {
+		t.Fatalf("the error does not name the path: %v", err)
+	}
+}
