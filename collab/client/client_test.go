@@ -332,6 +332,84 @@ func TestPresenceWhileOwnOpsWait(t *testing.T) {
 	}
 }
 
+// TestPresenceResentWhenMappedWithLoss: text selected right after typing
+// it, before the ack, cannot go out exactly: mapped back through the
+// pending edit, both ends go to where the text is inserted, and the
+// server moves them after it. Once the edit is acknowledged the selection
+// goes out again, now exact, so the peers see it as the client has it.
+func TestPresenceResentWhenMappedWithLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edits []ot.Delta
+	}{
+		{"in flight", []ot.Delta{ins(0, "ABC")}},
+		{"in flight and buffered", []ot.Delta{ins(0, "A"), ins(1, "BC")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newFakeServer(t, "hello")
+			a := dialTest(t, s, "a")
+			b := dialTest(t, s, "b")
+			s.hold("a")
+			for _, e := range tc.edits {
+				submit(t, a, e) // "ABChello"
+			}
+			bc := ot.Range{Index: 1, Length: 2}
+			if err := a.SetSelection(&bc); err != nil { // "BC"
+				t.Fatal(err)
+			}
+			eventually(t, "the first presence", func() bool { return len(s.presencesFrom("a")) == 1 })
+			if p := s.presencesFrom("a")[0]; p.rng == nil || *p.rng != (ot.Range{}) || p.version == nil || *p.version != 0 {
+				t.Errorf("first presence: range %v version %v; want {0 0} at version 0, where the text goes", p.rng, p.version)
+			}
+			if len(s.presencesFrom("a")) != 1 {
+				t.Errorf("a presence went out again before the ack: %d", len(s.presencesFrom("a")))
+			}
+			s.release("a")
+			synced(t, a)
+			eventually(t, "the presence again after the ack", func() bool { return len(s.presencesFrom("a")) == 2 })
+			want := int64(len(tc.edits))
+			if p := s.presencesFrom("a")[1]; p.rng == nil || *p.rng != bc || p.version == nil || *p.version != want {
+				t.Errorf("second presence: range %v version %v; want %v at version %d", p.rng, p.version, bc, want)
+			}
+			if r := s.rangeOf("a"); r == nil || *r != bc {
+				t.Errorf("the server has a at %v, want %v", r, bc)
+			}
+			eventually(t, "b to see a's selection", func() bool {
+				ps := b.Peers()
+				return b.Version() == want && len(ps) == 1 && ps[0].Range != nil && *ps[0].Range == bc
+			})
+			time.Sleep(50 * time.Millisecond) // room for a presence that should not go out
+			if n := len(s.presencesFrom("a")); n != 2 {
+				t.Errorf("%d presences, want 2", n)
+			}
+		})
+	}
+}
+
+// TestPresenceNotResentWhenExact: a cursor after typed text maps back
+// exactly, so the ack sends no presence again.
+func TestPresenceNotResentWhenExact(t *testing.T) {
+	s := newFakeServer(t, "hello")
+	a := dialTest(t, s, "a")
+	b := dialTest(t, s, "b")
+	s.hold("a")
+	submit(t, a, ins(0, "ABC"))
+	if err := a.SetSelection(&ot.Range{Index: 3}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the presence", func() bool { return len(s.presencesFrom("a")) == 1 })
+	s.release("a")
+	synced(t, a)
+	eventually(t, "b to get a's edit", func() bool { return b.Version() == 1 })
+	time.Sleep(50 * time.Millisecond) // room for a presence that should not go out
+	if n := len(s.presencesFrom("a")); n != 1 {
+		t.Errorf("%d presences, want 1: the first was exact", n)
+	}
+	if r := s.rangeOf("a"); r == nil || *r != (ot.Range{Index: 3}) {
+		t.Errorf("the server has a at %v, want {3 0}", r)
+	}
+}
+
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	s := newFakeServer(t, "")
 	base := runtime.NumGoroutine()

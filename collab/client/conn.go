@@ -44,6 +44,7 @@ type conn struct {
 	retries       int
 	presenceDirty bool      // the selection changed since it was last sent
 	presenceNext  time.Time // no presence before this
+	presenceLossy int64     // the last presence lost the selection: send it again once this seq is acked (0: it did not)
 }
 
 // kick wakes the writer without blocking.
@@ -450,7 +451,9 @@ func (c *Client) outgoing(cn *conn, now time.Time) (frames [][]byte, wait time.D
 		} else {
 			cn.presenceDirty = false
 			cn.presenceNext = now.Add(c.opts.PresenceInterval)
-			frames = append(frames, c.presenceFrameLocked())
+			frame, lossy := c.presenceFrameLocked()
+			cn.presenceLossy = lossy
+			frames = append(frames, frame)
 		}
 	}
 	return frames, wait

@@ -218,11 +218,19 @@ func (c *Client) applyEdit(cn *conn, e *edit, notes []func()) ([]func(), error) 
 }
 
 // onAck records that the in-flight op is edit version, and sends the
-// buffer, if any, as the next op.
+// buffer, if any, as the next op. If the last presence was mapped back
+// through this op with loss (presenceFrameLocked), the selection goes
+// out again: mapped through what is still pending, if anything, it now
+// comes out exact.
 func (c *Client) onAck(cn *conn, version int64, notes []func()) []func() {
+	seq := c.st.inflight.seq
 	if f := c.opts.OnAck; f != nil {
-		seq := c.st.inflight.seq
 		notes = append(notes, func() { f(seq, version) })
+	}
+	if cn.presenceLossy != 0 && seq >= cn.presenceLossy {
+		cn.presenceLossy = 0
+		cn.presenceDirty = true
+		cn.kick()
 	}
 	// The server moved every peer's range through our edit as it
 	// committed it: the in-flight op as transformed up to now.

@@ -11,15 +11,26 @@ import (
 // mapped back through those edits; the server moves it forward through
 // every edit committed after that version, these ones included, to where
 // it is locally. A range in local terms would count them twice.
-func (c *Client) presenceFrameLocked() []byte {
+//
+// That round trip loses an end inside or in front of text those edits
+// inserted (rangeBefore): lossy is then the seq of the newest op they
+// are in, so that the selection goes out again, exact, once that op is
+// acknowledged (onAck); 0 when the server will place the range exactly.
+func (c *Client) presenceFrameLocked() (frame []byte, lossy int64) {
 	r := c.selection
 	if r != nil {
 		if u := c.st.unacked(); u != nil {
 			before := rangeBefore(u, *r)
+			if ot.TransformRange(u, before) != *r {
+				lossy = c.st.inflight.seq
+				if c.st.buffer != nil {
+					lossy = c.st.bufferSeq()
+				}
+			}
 			r = &before
 		}
 	}
-	return mustJSON(presenceMessage{Type: collab.TypePresence, Range: r, Version: c.st.version})
+	return mustJSON(presenceMessage{Type: collab.TypePresence, Range: r, Version: c.st.version}), lossy
 }
 
 // rangeBefore maps a range of the document after d, the client's own edit,

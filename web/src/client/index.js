@@ -69,6 +69,7 @@ export class CollabClient {
     this._selectionDirty = false;
     this._presenceNext = 0;
     this._presenceTimer = null;
+    this._presenceLossySeq = 0; // the last presence lost our selection: send it again once this seq is acked (0: it did not)
     this._retryTimer = null; // resend after rate_limited / unavailable
     this._retries = 0;
     this._reconnectTimer = null;
@@ -356,11 +357,23 @@ export class CollabClient {
     // range goes in terms of the server version we hold, mapped back
     // through them. The server moves it forward through every edit
     // committed after that version, ours included, to where it is here.
-    const u = this._st.unacked();
+    // That loses an end inside or in front of text they inserted (it
+    // lands after the text): then the selection goes out again, exact,
+    // once the newest of them is acknowledged (_ack).
+    const st = this._st;
+    const u = st.unacked();
     const range = u ? rangeBefore(u, this._selection) : this._selection;
-    if (this._send({ type: 'presence', range, version: this._st.version })) {
+    let lossySeq = 0;
+    if (u && range) {
+      const back = transformRange(u, range);
+      if (back.index !== this._selection.index || back.length !== this._selection.length) {
+        lossySeq = st.buffer ? st.lastSeq + 1 : st.inflight.seq; // the buffer's seq once it is sent
+      }
+    }
+    if (this._send({ type: 'presence', range, version: st.version })) {
       this._selectionDirty = false;
       this._presenceNext = Date.now() + this.opts.presenceInterval;
+      this._presenceLossySeq = lossySeq;
     }
   }
 
@@ -601,6 +614,10 @@ export class CollabClient {
     // The server moved every peer's range through our edit as committed.
     for (const p of this._peers.values()) if (p.range) p.range = transformRange(st.inflight.delta, p.range);
     const next = st.ack(version);
+    if (this._presenceLossySeq && seq >= this._presenceLossySeq) {
+      this._presenceLossySeq = 0;
+      this._selectionDirty = true; // sent below, or after the welcome
+    }
     conn.sentSeq = 0;
     this._retries = 0;
     clearTimeout(this._retryTimer);

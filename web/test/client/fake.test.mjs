@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Delta from 'quill-delta';
 import { CollabClient } from '../../src/client/index.js';
-import { DocState } from '../../src/client/state.js';
+import { DocState, transformRange } from '../../src/client/state.js';
 import { waitFor, rng, randomEdit, json } from './helpers.mjs';
 
 class FakeServer {
@@ -301,6 +301,51 @@ test('presence: throttled, last value wins, in terms of the server version throu
   await waitFor(() => presences().length === 7, 'blur');
   assert.equal(presences()[6].range, null);
   t.client.close();
+});
+
+test('presence: a selection of text not yet acknowledged goes out again, exact, once it is', async () => {
+  const interval = 20;
+  const afterThrottle = () => new Promise((r) => setTimeout(r, 3 * interval));
+  const cases = [
+    // [name, edits, selection, what the first presence says, acks before the resend]
+    ['"BC" selected right after typing "ABC"', [new Delta().insert('ABC')], { index: 1, length: 2 }, { index: 0, length: 0 }, 1],
+    ['all of "ABC", typed in two edits (in flight and buffered)', [new Delta().insert('A'), new Delta().retain(1).insert('BC')], { index: 0, length: 3 }, { index: 0, length: 0 }, 2],
+    ['a cursor after typed text: exact, not sent again', [new Delta().insert('ABC')], { index: 3, length: 0 }, { index: 0, length: 0 }, 0],
+  ];
+  for (const [name, edits, selection, first, acks] of cases) {
+    const server = new FakeServer();
+    const { FakeWS, sockets } = fakeNet(server);
+    const t = makeClient(FakeWS, { presenceInterval: interval });
+    try {
+      t.client.connect();
+      const s = sockets[0];
+      s.open();
+      s.deliverToServer();
+      s.deliverToClient();
+      const presences = () => s.sent.filter((m) => m.type === 'presence');
+      for (const e of edits) t.edit(e);
+      t.client.setSelection(selection);
+      assert.deepEqual(presences(), [{ type: 'presence', range: first, version: 0 }], `${name}: the first, through the pending edits`);
+      // Where the server puts a presence: moved through the edits after its version.
+      const placed = (p) => server.history.slice(p.version).reduce((r, h) => transformRange(new Delta(h.delta), r), p.range);
+      for (let i = 1; i <= edits.length; i++) {
+        while (s.toServer.length) s.deliverToServer();
+        while (s.toClient.length) s.deliverToClient(); // the ack (then the buffer goes out)
+        await afterThrottle();
+        if (i < acks) assert.equal(presences().length, 1, `${name}: not sent again while the text is still pending`);
+      }
+      assert.equal(t.client.syncState, 'synchronized');
+      if (acks) {
+        assert.equal(presences().length, 2, `${name}: sent again after the ack`);
+        assert.deepEqual(presences()[1], { type: 'presence', range: selection, version: edits.length }, `${name}: exact`);
+      } else {
+        assert.equal(presences().length, 1, `${name}: no presence but the first`);
+      }
+      assert.deepEqual(placed(presences().at(-1)), selection, `${name}: where the server has it`);
+    } finally {
+      t.client.close(); // also when an assertion fails: no timers left running
+    }
+  }
 });
 
 test('a snapshot welcome with pending edits: replayed from REST ops, or reported as dropped if that fails', async () => {
