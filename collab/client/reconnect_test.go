@@ -194,6 +194,12 @@ func TestRefusedOpResyncs(t *testing.T) {
 		t.Errorf("resync hello version = %d, want null", *h.version)
 	}
 	wantText(t, s, "abc\n", a)
+	// Callbacks run on their own goroutine, possibly after synced returns.
+	eventually(t, "the error and the snapshot reported", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(errs) > 0 && len(remotes) > 0
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(errs) != 1 || collab.ErrorCode(errs[0]) != collab.InvalidOp {
