@@ -41,6 +41,9 @@ type Config struct {
 	// for requests without credentials. Zero takes the defaults.
 	UserRate, IPRate   float64
 	UserBurst, IPBurst int
+	// RequestTimeout bounds each request but the live endpoint; zero is
+	// 30 seconds.
+	RequestTimeout time.Duration
 	// Assets is the built browser editor (web.Assets()): index.html and
 	// assets/. Nil serves no editor routes.
 	Assets fs.FS
@@ -68,9 +71,10 @@ type API struct {
 	metrics      *metrics
 	userLimit    *rateLimiter
 	ipLimit      *rateLimiter
-	userEdits    *rateLimiter // live edits per user and document, over all connections
-	userCache    *userCache   // owners and authors shown in answers
-	static       *staticFiles // the browser editor; nil serves none
+	timeout      time.Duration // per request, but the live endpoint
+	userEdits    *rateLimiter  // live edits per user and document, over all connections
+	userCache    *userCache    // owners and authors shown in answers
+	static       *staticFiles  // the browser editor; nil serves none
 
 	conns     connTracker      // open live connections
 	liveCreds *liveCredentials // open live connections by credential, for revocation
@@ -149,6 +153,10 @@ func New(c Config) *API {
 	}
 	if a.maxDocBytes <= 0 {
 		a.maxDocBytes = 16 << 20
+	}
+	a.timeout = c.RequestTimeout
+	if a.timeout <= 0 {
+		a.timeout = 30 * time.Second
 	}
 	a.userLimit = newRateLimiter(orDefault(c.UserRate, 200), int(orDefault(float64(c.UserBurst), 400)))
 	a.ipLimit = newRateLimiter(orDefault(c.IPRate, 50), int(orDefault(float64(c.IPBurst), 100)))

@@ -67,7 +67,9 @@ func (a *API) authenticate(r *http.Request) (collab.User, Credential, error) {
 
 func credential(r *http.Request) (token string, viaCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110 11.1): "bearer" and
+		// "BEARER" are Bearer too.
+		if scheme, t, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(t), false
 		}
 		return "", false

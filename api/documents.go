@@ -244,6 +244,10 @@ func (a *API) listOps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
+	if from > to {
+		writeError(w, r, a.logger, collab.Errorf(collab.BadRequest, "from (%d) must not be greater than to (%d)", from, to))
+		return
+	}
 	if page.Cursor != "" {
 		// The cursor is the next version to read: opaque to clients.
 		c, err := strconv.ParseInt(page.Cursor, 36, 64)
@@ -254,13 +258,19 @@ func (a *API) listOps(w http.ResponseWriter, r *http.Request) {
 		from = c
 	}
 	from = max(from, 1)
-	last := min(to, from+int64(page.Limit)-1)
+	// One edit more than the page is read: there is a next page only if it
+	// exists, so a page that ends at the last edit has no next_cursor.
+	last := min(to, from+int64(page.Limit))
 	out := listJSON[opJSON]{Items: []opJSON{}}
 	if from <= last {
 		edits, err := a.log.Edits(r.Context(), id, from, last)
 		if err != nil {
 			writeError(w, r, a.logger, err)
 			return
+		}
+		more := len(edits) > page.Limit
+		if more {
+			edits = edits[:page.Limit]
 		}
 		users := map[collab.UserID]userJSON{}
 		for _, e := range edits {
@@ -271,8 +281,8 @@ func (a *API) listOps(w http.ResponseWriter, r *http.Request) {
 			}
 			out.Items = append(out.Items, opJSON{Version: e.Version, Delta: e.Delta, Client: e.Client, Seq: e.Seq, User: u, CreatedAt: e.CreatedAt})
 		}
-		if len(edits) == int(last-from+1) && last < to {
-			out.NextCursor = strconv.FormatInt(last+1, 36)
+		if more {
+			out.NextCursor = strconv.FormatInt(edits[len(edits)-1].Version+1, 36)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -318,6 +328,7 @@ func (a *API) submitOp(w http.ResponseWriter, r *http.Request) {
 		Base: *req.Version, Delta: delta,
 	})
 	if err != nil {
+		err = fromSession(err)
 		if collab.ErrorCode(err) == collab.VersionAhead {
 			err = collab.Errorf(collab.Conflict, "%s", collab.UserMessage(err))
 		}

@@ -36,6 +36,11 @@ type testConfig struct {
 	closed   bool            // sign-up closed
 	bench    bool            // raise the REST rate limits
 	tokens   api.TokenConfig // login token TTL and leeway (the secret is set by newEnv)
+
+	requestTimeout time.Duration               // api.Config.RequestTimeout (0: its default)
+	ipRate         float64                     // api.Config.IPRate (0: its default)
+	ipBurst        int                         // api.Config.IPBurst (0: its default)
+	wrapLog        func(collab.Log) collab.Log // wraps the op log the sessions and handlers use
 }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -66,7 +71,11 @@ func newEnvTB(t testing.TB, opts ...func(*testConfig)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.session.Log = st
+	var log collab.Log = st
+	if cfg.wrapLog != nil {
+		log = cfg.wrapLog(st)
+	}
+	cfg.session.Log = log
 	cfg.session.Logger = logger
 	reg := session.NewRegistry(cfg.session)
 	cfg.tokens.Secret = []byte("0123456789abcdef0123456789abcdef")
@@ -75,9 +84,10 @@ func newEnvTB(t testing.TB, opts ...func(*testConfig)) *env {
 		t.Fatal(err)
 	}
 	a := api.New(api.Config{
-		Logger: logger, Sessions: reg, Log: st, Documents: st, Users: st, Tokens: tok,
+		Logger: logger, Sessions: reg, Log: log, Documents: st, Users: st, Tokens: tok,
 		OpenSignup: !cfg.closed, PasswordCost: 4, Live: cfg.live, Ready: st.Ping,
 		UserRate: map[bool]float64{true: 1e6, false: 0}[cfg.bench], UserBurst: map[bool]int{true: 1e6, false: 0}[cfg.bench],
+		IPRate: cfg.ipRate, IPBurst: cfg.ipBurst, RequestTimeout: cfg.requestTimeout,
 	})
 	srv := httptest.NewServer(a.Handler())
 	e := &env{t: t, store: st, reg: reg, api: a, tok: tok, srv: srv}

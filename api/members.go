@@ -124,10 +124,10 @@ type renameRequest struct {
 	Title *string `json:"title"`
 }
 
-// renameDocument: editors may rename too, as in Google Docs (the editor
-// page lets them edit the title).
+// renameDocument: only an owner renames (an owner also shares, renames and
+// deletes); editors and viewers get 403.
 func (a *API) renameDocument(w http.ResponseWriter, r *http.Request) {
-	id, role, err := a.access(r, collab.Editor)
+	id, role, err := a.access(r, collab.Owner)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return

@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/collabd/collabd/collab"
 )
@@ -15,15 +18,40 @@ type ctxKey int
 const userKey ctxKey = iota
 
 // requireUser authenticates every request it guards and puts the user in
-// the request's context.
+// the request's context. A request whose authentication fails (no, bad or
+// expired credentials) has no user to be limited by, so it is limited per
+// client IP, as requests without credentials are: guessing tokens is
+// throttled too.
 func (a *API) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _, err := a.authenticate(r)
 		if err != nil {
+			if ok, wait := a.ipLimit.take(clientIP(r), time.Now()); !ok {
+				a.refuse(w, r, wait)
+				return
+			}
 			writeError(w, r, a.logger, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, u)))
+	})
+}
+
+// timeoutRequests bounds a request by the configured timeout (30 s), as
+// chi's middleware.Timeout does, but a handler that returns without an
+// answer when the deadline passed gets 504 with the error shape (code
+// timeout) rather than an empty body. A handler that answered already
+// keeps its answer.
+func (a *API) timeoutRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		if ww.Status() == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			writeError(ww, r, a.logger, errTimeout)
+		}
 	})
 }
 

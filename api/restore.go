@@ -39,7 +39,11 @@ func (a *API) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target, current := *req.Version, d.Version
-	if target < 0 || target > current {
+	if target < 0 {
+		writeError(w, r, a.logger, collab.Errorf(collab.Invalid, "version must be 0 or more, not %d", target))
+		return
+	}
+	if target > current {
 		writeError(w, r, a.logger, collab.Errorf(collab.NotFound, "version %d does not exist; the document is at version %d", target, current))
 		return
 	}
@@ -58,7 +62,7 @@ func (a *API) restore(w http.ResponseWriter, r *http.Request) {
 		Base: current, Delta: undo,
 	})
 	if err != nil {
-		writeError(w, r, a.logger, err)
+		writeError(w, r, a.logger, fromSession(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"version": v})

@@ -2,10 +2,8 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Handler returns the router: every route of collabd is listed here.
@@ -33,7 +31,7 @@ func (a *API) Handler() http.Handler {
 		r.With(a.limitByIP).Get("/documents/{id}/live", a.serveLive)
 
 		r.Group(func(r chi.Router) {
-			r.Use(middleware.Timeout(30 * time.Second))
+			r.Use(a.timeoutRequests)
 			r.Group(func(r chi.Router) {
 				r.Use(a.limitByIP)
 				r.Post("/auth/signup", a.signup)

@@ -69,6 +69,7 @@ type Documents interface {
 
 	// ListDocuments returns the documents user is a member of with the
 	// user's role, newest activity first (ties by id), one page at a time.
+	// A cursor it did not give is BadRequest.
 	ListDocuments(ctx context.Context, user UserID, p Page) (docs []DocumentAccess, next string, err error)
 
 	RenameDocument(ctx context.Context, id DocumentID, title string) (Document, error)

@@ -105,18 +105,22 @@ func TestStaleSeqIsRefused(t *testing.T) {
 	log.create("doc", "")
 	s := newSim(t, log, testConfig(log), "doc", 1)
 	a := s.peers[0]
-	a.typeAt(0, "x")
+	a.typeAt(0, "x") // seq 1
 	a.waitFor("ack", a.synced)
-	a.typeAt(0, "y")
+	a.seq++          // seq 2 is never sent
+	a.typeAt(0, "y") // seq 3
 	a.waitFor("ack", a.synced)
-	// seq 1 again, but a different op: never committed under that seq.
-	a.p.Submit(context.Background(), 1, 2, ot.Delta{ot.InsertText("zzz", nil)})
+	// seq 2: below the client's newest committed seq, never committed
+	// under it: stale, not a duplicate to ack.
+	a.p.Submit(context.Background(), 2, 2, ot.Delta{ot.InsertText("zzz", nil)})
 	m := a.next(10 * time.Second)
-	if e, ok := m.(collab.ErrorMessage); !ok || e.Seq != 1 {
-		// seq 1 was committed: it is a duplicate, acked with version 1.
-		if ack, ok := m.(collab.Ack); !ok || ack.Version != 1 {
-			t.Fatalf("reused seq 1 answered %#v, want its original ack (version 1)", m)
-		}
+	if e, ok := m.(collab.ErrorMessage); !ok || e.Code != collab.BadMessage || e.Seq != 2 {
+		t.Fatalf("stale seq 2 answered %#v, want error bad_message for seq 2", m)
+	}
+	// seq 1 again is a duplicate: acked with its original version.
+	a.p.Submit(context.Background(), 1, 2, ot.Delta{ot.InsertText("zzz", nil)})
+	if ack, ok := a.next(10 * time.Second).(collab.Ack); !ok || ack.Seq != 1 || ack.Version != 1 {
+		t.Fatalf("resent seq 1 answered %#v, want its original ack (version 1)", ack)
 	}
 	if doc, v := log.content("doc"); v != 2 || doc.Text() != "yx\n" {
 		t.Fatalf("store = %q at %d, want \"yx\\n\" at 2", doc.Text(), v)

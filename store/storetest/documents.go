@@ -211,7 +211,7 @@ func testListDocuments(t *testing.T, b Backend) {
 	}
 
 	_, _, err = f.s.ListDocuments(c, f.alice.ID, collab.Page{Cursor: "not a cursor"})
-	wantCode(t, err, collab.Invalid, "ListDocuments with a bad cursor")
+	wantCode(t, err, collab.BadRequest, "ListDocuments with a bad cursor")
 	none, next, err := f.s.ListDocuments(c, "u-nobody", collab.Page{})
 	if err != nil || len(none) != 0 || next != "" {
 		t.Errorf("ListDocuments(unknown user) = %d, %q, %v; want nothing", len(none), next, err)

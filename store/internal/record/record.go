@@ -200,7 +200,9 @@ func ParseCursor(c string) (t time.Time, id collab.DocumentID, ok bool, err erro
 			return FromMicros(n), collab.DocumentID(rest), true, nil
 		}
 	}
-	return time.Time{}, "", false, collab.Errorf(collab.Invalid, "invalid cursor %q", c)
+	// A malformed parameter of the request: bad_request (400), as for
+	// every other list's cursor.
+	return time.Time{}, "", false, collab.Errorf(collab.BadRequest, "cursor %q is not one this server gave", c)
 }
 
 // PruneEvery is a policy's bucket width for SQL: a policy without Every

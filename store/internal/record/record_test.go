@@ -23,8 +23,8 @@ func TestCursor(t *testing.T) {
 		t.Errorf(`ParseCursor("") = ok %v, %v; want the start`, ok, err)
 	}
 	for _, bad := range []string{"!!", "bm9kb3Q", "eC5hYmM", "MTIzLg"} { // not base64, "nodot", "x.abc", "123."
-		if _, _, _, err := ParseCursor(bad); collab.ErrorCode(err) != collab.Invalid {
-			t.Errorf("ParseCursor(%q) err = %v, want invalid", bad, err)
+		if _, _, _, err := ParseCursor(bad); collab.ErrorCode(err) != collab.BadRequest {
+			t.Errorf("ParseCursor(%q) err = %v, want bad_request", bad, err)
 		}
 	}
 }

@@ -159,7 +159,8 @@ export function editorPage(root, { id }) {
     const editable = canEdit();
     quill.enable(editable && welcomed);
     page.classList.toggle('readonly', !editable);
-    title.readOnly = !editable;
+    // Only an owner renames; editors and viewers see a read-only title.
+    title.readOnly = closed || role() !== 'owner';
     roleBanner.hidden = closed || !welcomed || editable;
     hist.setRole(role());
     updateStatus();

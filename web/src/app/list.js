@@ -40,8 +40,8 @@ export function listPage(root) {
     const link = h('a', { href: `/d/${encodeURIComponent(doc.id)}`, class: 'doc-link', testid: 'doc-link' }, doc.title);
     const updated = h('span', { class: 'doc-time', title: fullTime(doc.updated_at) }, ago(doc.updated_at));
     const rename = h('button', {
-      type: 'button', class: 'btn btn-small', testid: 'doc-rename', disabled: !may(doc.role, 'editor'),
-      title: may(doc.role, 'editor') ? 'Rename' : 'Only editors and owners can rename',
+      type: 'button', class: 'btn btn-small', testid: 'doc-rename', disabled: !may(doc.role, 'owner'),
+      title: may(doc.role, 'owner') ? 'Rename' : 'Only owners can rename',
     }, 'Rename');
     const del = h('button', {
       type: 'button', class: 'btn btn-small btn-danger-quiet', testid: 'doc-delete', disabled: !may(doc.role, 'owner'),

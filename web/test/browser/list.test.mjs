@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { PASSWORD, api, artifactPath, defer, eventually, launchBrowser, serverFor, waitStatus } from './helpers.mjs';
+import { PASSWORD, api, artifactPath, createDoc, defer, eventually, launchBrowser, openDoc, serverFor, share, userContext, waitStatus } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -121,4 +121,26 @@ test('sign up, then create, rename and delete documents from the list, newest fi
   await page.waitForSelector('[data-testid=doc-list][aria-busy=false]', { state: 'attached', timeout: 10000 });
   assert.deepEqual((await rows()).map((r) => r.href), after.items.map((d) => `/d/${d.id}`));
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+});
+
+test('only owners are offered rename: an editor sees the title read-only and no rename in the list', { timeout: 60000 }, async (t) => {
+  const srv = await serverFor(t);
+  const owner = await userContext(t, browser, srv, 'olga');
+  const ed = await userContext(t, browser, srv, 'eddie');
+  const doc = await createDoc(srv, owner.token, { title: 'Owned', text: 'hello' });
+  await share(srv, owner.token, doc.id, 'eddie', 'editor');
+
+  await ed.page.goto(`${srv.url}/`);
+  await ed.page.waitForSelector('[data-testid=doc-list][aria-busy=false]', { state: 'attached', timeout: 10000 });
+  assert.equal(await ed.page.isDisabled('[data-testid=doc-item] [data-testid=doc-rename]'), true, 'an editor is offered rename in the list');
+  await openDoc(ed.page, srv, doc.id);
+  assert.notEqual(await ed.page.getAttribute('[data-testid=doc-title]', 'readonly'), null, 'the editor\'s title input is not readonly');
+  assert.equal(await ed.page.inputValue('[data-testid=doc-title]'), 'Owned');
+
+  await owner.page.goto(`${srv.url}/`);
+  await owner.page.waitForSelector('[data-testid=doc-list][aria-busy=false]', { state: 'attached', timeout: 10000 });
+  assert.equal(await owner.page.isDisabled('[data-testid=doc-item] [data-testid=doc-rename]'), false, 'the owner is not offered rename');
+  await openDoc(owner.page, srv, doc.id);
+  assert.equal(await owner.page.getAttribute('[data-testid=doc-title]', 'readonly'), null, 'the owner\'s title is readonly');
+  assert.deepEqual([...owner.pageErrors, ...ed.pageErrors], [], 'uncaught errors in the pages');
 });
