@@ -9,6 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,23 +25,47 @@ import (
 
 var seedFlag = flag.Uint64("e2e.seed", 0, "run TestRandomEditingConverges with this seed only")
 
+// defaultSeeds is how many seeds TestRandomEditingConverges runs on each
+// store; COLLABD_SEEDS=n runs n instead (a longer run). Each takes about
+// a second.
+const defaultSeeds = 16
+
 // convergenceSeeds are the seeds TestRandomEditingConverges runs with on
-// each store: fixed ones, and one new each run (printed, so that a failure
-// can be replayed with -e2e.seed).
-func convergenceSeeds() []uint64 {
+// each store: 1, 2, … (half of them, at most 8) and new random ones each
+// run (the rest). They are logged, so that a failure can be replayed
+// with -e2e.seed.
+func convergenceSeeds(t *testing.T) []uint64 {
 	if *seedFlag != 0 {
 		return []uint64{*seedFlag}
 	}
-	return []uint64{1, 2, rand.Uint64()%1_000_000 + 3}
+	n := defaultSeeds
+	if v := os.Getenv("COLLABD_SEEDS"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 {
+			t.Fatalf("COLLABD_SEEDS=%q: want a count of seeds, at least 1", v)
+		}
+		n = k
+	}
+	fixed := min((n+1)/2, 8)
+	seeds := make([]uint64, 0, n)
+	for i := range fixed {
+		seeds = append(seeds, uint64(i+1))
+	}
+	for len(seeds) < n {
+		seeds = append(seeds, rand.Uint64()%1_000_000_000+100)
+	}
+	return seeds
 }
 
 // TestRandomEditingConverges: several Go clients edit one document at
 // once with random inserts, deletes, replaces and formats, at random
-// paces, while their connections are cut at random (through a TCP proxy
-// each) and the server restarts once. At the end every client holds the
-// stored document, the history names each op once and replays to that
-// document, and each client's ops 1..n are all there: none lost, none
-// applied twice.
+// paces, through a TCP proxy each that delays every chunk by 0-20 ms (so
+// that ops cross in flight) and cuts their connections at random, while
+// the server restarts once. At the end every client holds the stored
+// document, the history names each op once and replays to that document,
+// each client's ops 1..n are all there, every op a client sent was acked
+// once (OnAck) and is in the history exactly once at the acked version,
+// and the history holds no op that no client sent.
 func TestRandomEditingConverges(t *testing.T) {
 	stores := []struct {
 		name string
@@ -53,7 +80,9 @@ func TestRandomEditingConverges(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			srv := startServer(t, st.args(t)...)
 			rc := signup(t, srv.addr)
-			for _, seed := range convergenceSeeds() {
+			seeds := convergenceSeeds(t)
+			t.Logf("seeds %v (COLLABD_SEEDS=n runs n; -e2e.seed replays one)", seeds)
+			for _, seed := range seeds {
 				ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 					t.Logf("seed %d: replay with go test ./cmd/collabd -run 'TestRandomEditingConverges/%s' -e2e.seed %d", seed, st.name, seed)
 					testRandomEditing(t, srv, rc, seed)
@@ -71,6 +100,8 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 		nClients = 4
 		nEdits   = 150 // per client
 		maxLen   = 300
+		// maxNetDelay bounds the delay of each chunk through the proxies.
+		maxNetDelay = 20 * time.Millisecond
 	)
 	rc = rc.in(t)
 	doc := rc.createDocument("Hello, world!\nA second line with an emoji 😀 and ü.\nThird.")
@@ -78,9 +109,13 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 
 	clients := make([]*client.Client, nClients)
 	proxies := make([]*proxy, nClients)
+	sent := make([]*sentOps, nClients)
 	for i := range clients {
-		proxies[i] = newProxy(t, srv.addr)
-		clients[i] = dialClient(t, proxies[i].addr(), doc, rc.token, collab.ClientID(fmt.Sprintf("c%d-%d", i, seed)), nil)
+		proxies[i] = newDelayProxy(t, srv.addr, seed^uint64(i+1)<<32, maxNetDelay)
+		s := newSentOps()
+		sent[i] = s
+		clients[i] = dialClient(t, proxies[i].addr(), doc, rc.token, collab.ClientID(fmt.Sprintf("c%d-%d", i, seed)), nil,
+			func(o *client.Options) { o.OnAck = s.ack })
 	}
 
 	// Editors: each makes nEdits random edits of its own document, now and
@@ -91,6 +126,7 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 	submitted := 0
 	for i, c := range clients {
 		r := rand.New(rand.NewPCG(seed, uint64(i+1)))
+		s := sent[i]
 		wg.Go(func() {
 			for range nEdits {
 				if r.IntN(4) != 0 {
@@ -100,13 +136,15 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 				if len(d) == 0 {
 					continue
 				}
-				if err := c.Submit(d); err != nil {
+				seq, err := c.SubmitSeq(d)
+				if err != nil {
 					if c.Err() != nil {
 						t.Errorf("client %s stopped: %v", c.ID(), c.Err())
 						return
 					}
 					continue // raced with a remote edit
 				}
+				s.submitted(seq)
 				mu.Lock()
 				submitted++
 				mu.Unlock()
@@ -150,6 +188,7 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 	hist := rc.history(doc)
 	byOp := checkHistory(t, initial, hist, version, stored)
 	checkSeqs(t, byOp, clients)
+	checkAcks(t, hist, clients, sent)
 
 	reconnects := 0
 	for _, p := range proxies {
@@ -165,6 +204,148 @@ func testRandomEditing(t *testing.T, srv *server, rc *restClient, seed uint64) {
 	// every client committed something.
 	if len(byOp) == 0 || len(hist) < nClients {
 		t.Errorf("only %d ops committed: the test did not exercise concurrent editing", len(hist))
+	}
+}
+
+// sentOps records the seqs a Go client returned from SubmitSeq and what
+// its OnAck reported: seq → version.
+type sentOps struct {
+	mu    sync.Mutex
+	seqs  map[int64]bool
+	acks  map[int64]int64
+	twice []string // acks of a seq acked before
+}
+
+func newSentOps() *sentOps {
+	return &sentOps{seqs: map[int64]bool{}, acks: map[int64]int64{}}
+}
+
+func (s *sentOps) submitted(seq int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seqs[seq] = true
+}
+
+// ack is the client's OnAck.
+func (s *sentOps) ack(seq, version int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.acks[seq]; ok {
+		s.twice = append(s.twice, fmt.Sprintf("seq %d acked as version %d, then as %d", seq, v, version))
+		return
+	}
+	s.acks[seq] = version
+}
+
+// unacked returns the seqs submitted but not (yet) acked.
+func (s *sentOps) unacked() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int64
+	for seq := range s.seqs {
+		if _, ok := s.acks[seq]; !ok {
+			out = append(out, seq)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// vanishedBuffer reports whether seq is the newest seq SubmitSeq returned
+// and the one after the newest acked: the seq of a buffer, the last op.
+// The caller holds s.mu.
+func (s *sentOps) vanishedBuffer(seq int64) bool {
+	var top, topAcked int64
+	for q := range s.seqs {
+		top = max(top, q)
+	}
+	for q := range s.acks {
+		topAcked = max(topAcked, q)
+	}
+	return seq == top && seq == topAcked+1
+}
+
+// checkAcks checks the acks the clients had (OnAck) against the stored
+// history, once every client holds the stored version (every op was
+// acked, no op was dropped): each op a client sent was acked exactly once,
+// each ack names an op it sent, each acked (client, seq) is in the history
+// exactly once and at the version acked, and the history holds nothing
+// that none of the clients sent.
+func checkAcks(t *testing.T, hist []historyEdit, clients []*client.Client, sent []*sentOps) {
+	t.Helper()
+	// OnAck runs on the client's callback goroutine, maybe after
+	// WaitSynced returned: give it a moment (a short one for a seq that
+	// may be a vanished buffer, see below).
+	start := time.Now()
+	for _, s := range sent {
+		for {
+			u := s.unacked()
+			s.mu.Lock()
+			vanished := len(u) == 1 && s.vanishedBuffer(u[0])
+			s.mu.Unlock()
+			wait := time.Since(start)
+			if len(u) == 0 || vanished && wait > 300*time.Millisecond || wait > 5*time.Second {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	inHist := map[opID][]int64{}
+	for _, e := range hist {
+		id := opID{e.Client, e.Seq}
+		inHist[id] = append(inHist[id], e.Version)
+	}
+	ours := map[collab.ClientID]*sentOps{}
+	acked := 0
+	for i, c := range clients {
+		s := sent[i]
+		ours[c.ID()] = s
+		u := s.unacked()
+		s.mu.Lock()
+		if len(u) == 1 && s.vanishedBuffer(u[0]) {
+			// Documented client behaviour (SubmitSeq): a buffer that a
+			// remote edit transforms into nothing is not sent, and its seq
+			// goes to the next edit; after the last edit it is never
+			// acked.
+			t.Logf("client %s: seq %d, its last, was never acked: its buffer was presumably transformed into nothing by a remote edit", c.ID(), u[0])
+		} else if len(u) > 0 {
+			t.Errorf("client %s: %d ops sent but never acked (OnAck): seqs %v", c.ID(), len(u), u[:min(len(u), 10)])
+		}
+		for _, msg := range s.twice {
+			t.Errorf("client %s: OnAck twice: %s", c.ID(), msg)
+		}
+		for seq, v := range s.acks {
+			acked++
+			id := opID{c.ID(), seq}
+			if !s.seqs[seq] {
+				t.Errorf("client %s: OnAck(%d, %d) for a seq SubmitSeq never returned", c.ID(), seq, v)
+			}
+			switch vs := inHist[id]; {
+			case len(vs) == 0:
+				t.Errorf("op %v was acked as version %d but is not in the history", id, v)
+			case len(vs) > 1:
+				t.Errorf("op %v was acked as version %d but is in the history %d times: versions %v", id, v, len(vs), vs)
+			case vs[0] != v:
+				t.Errorf("op %v was acked as version %d but the history has it at version %d", id, v, vs[0])
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, e := range hist {
+		s := ours[e.Client]
+		if s == nil {
+			t.Errorf("history version %d is op %v of a client that is not in the test", e.Version, opID{e.Client, e.Seq})
+			continue
+		}
+		s.mu.Lock()
+		_, wasSent := s.seqs[e.Seq]
+		s.mu.Unlock()
+		if !wasSent {
+			t.Errorf("history version %d is op %v, which the client never sent", e.Version, opID{e.Client, e.Seq})
+		}
+	}
+	if acked != len(hist) {
+		t.Errorf("%d acks reported, %d edits in the history", acked, len(hist))
 	}
 }
 

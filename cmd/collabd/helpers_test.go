@@ -524,7 +524,8 @@ func bearer(token string) http.Header {
 // dialClient connects a Go client, which reconnects quickly after a
 // failure. Errors it survives go to onError (nil: the test fails on
 // any but unavailable and rate_limited).
-func dialClient(t *testing.T, addr string, doc collab.DocumentID, token string, id collab.ClientID, onError func(error)) *client.Client {
+// Each of opts may set more options (OnAck, say) before the dial.
+func dialClient(t *testing.T, addr string, doc collab.DocumentID, token string, id collab.ClientID, onError func(error), opts ...func(*client.Options)) *client.Client {
 	t.Helper()
 	if onError == nil {
 		onError = func(err error) {
@@ -537,12 +538,16 @@ func dialClient(t *testing.T, addr string, doc collab.DocumentID, token string, 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Options{
+	o := client.Options{
 		URL: wsURL(addr, doc), Header: bearer(token), ClientID: id,
 		ReconnectMin: 5 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
 		Dialer:  &websocket.Dialer{HandshakeTimeout: 5 * time.Second},
 		OnError: onError,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := client.Dial(ctx, o)
 	if err != nil {
 		t.Fatalf("dial client %s: %v", id, err)
 	}
@@ -619,10 +624,18 @@ func checkSeqs(t *testing.T, byOp map[opID]historyEdit, clients []*client.Client
 
 // proxy forwards TCP connections on 127.0.0.1 to a target and can cut
 // them all at once (with a reset, as a failing network would end them).
+// A proxy made by newDelayProxy also holds back each chunk it forwards
+// for a random while (a slow network): the bytes of each direction still
+// arrive in order, only later, so that messages cross in flight.
 type proxy struct {
+	t      *testing.T
 	ln     net.Listener
 	target string
 	wg     sync.WaitGroup // accept loop and pipes
+
+	maxDelay time.Duration // 0: forward at once
+	rmu      sync.Mutex    // guards r
+	r        *rand.Rand    // draws the delays
 
 	mu       sync.Mutex // guards the fields below
 	conns    map[net.Conn]bool
@@ -632,12 +645,23 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, target string) *proxy {
+	return newDelayProxy(t, target, 0, 0)
+}
+
+// newDelayProxy is newProxy that delays each chunk it forwards by a
+// random time in [0, maxDelay], drawn from a generator seeded with seed.
+// (Which chunks the bytes come in depends on timing, so the delays do not
+// repeat exactly from run to run.)
+func newDelayProxy(t *testing.T, target string, seed uint64, maxDelay time.Duration) *proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p := &proxy{t: t, ln: ln, target: target, conns: map[net.Conn]bool{}, maxDelay: maxDelay}
+	if maxDelay > 0 {
+		p.r = rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.close)
 	return p
@@ -674,19 +698,76 @@ func (p *proxy) accept() {
 		p.accepted++
 		p.conns[in], p.conns[out] = true, true
 		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			io.Copy(dst, src)
-			// One direction ended: end the other, as the network would.
-			src.Close()
-			dst.Close()
-			p.mu.Lock()
-			delete(p.conns, src)
-			delete(p.conns, dst)
-			p.mu.Unlock()
-		}
-		p.wg.Go(func() { pipe(out, in) })
-		p.wg.Go(func() { pipe(in, out) })
+		p.wg.Go(func() { p.pipe(out, in) })
+		p.wg.Go(func() { p.pipe(in, out) })
 	}
+}
+
+// pipe forwards src to dst until either fails, then closes both (one
+// direction ended: end the other, as the network would).
+func (p *proxy) pipe(dst, src net.Conn) {
+	if p.maxDelay == 0 {
+		io.Copy(dst, src)
+	} else {
+		p.delayedCopy(dst, src)
+	}
+	src.Close()
+	dst.Close()
+	p.mu.Lock()
+	delete(p.conns, src)
+	delete(p.conns, dst)
+	p.mu.Unlock()
+}
+
+// delayedCopy is io.Copy through a delay queue: this goroutine reads
+// chunks and stamps each with the time it is due, a writer goroutine
+// writes them in the order read once due. What was read before src ended
+// is still delivered; once a write fails the rest is dropped. It returns
+// when both have stopped.
+func (p *proxy) delayedCopy(dst, src net.Conn) {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	queue := make(chan chunk, 64)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		failed := false
+		for c := range queue {
+			if failed {
+				continue // drain, so that the reader never blocks
+			}
+			if d := time.Until(c.due); d > 0 {
+				time.Sleep(d)
+			}
+			if _, err := dst.Write(c.b); err != nil {
+				failed = true
+				src.Close() // stop the reader too
+			}
+		}
+	}()
+	var last time.Time
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.rmu.Lock()
+			d := time.Duration(p.r.Int64N(int64(p.maxDelay) + 1))
+			p.rmu.Unlock()
+			due := time.Now().Add(d)
+			if due.Before(last) {
+				due = last // a queue: never due before the chunk ahead
+			}
+			last = due
+			queue <- chunk{buf[:n], due}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(queue)
+	<-writerDone
 }
 
 // cut resets every connection open through the proxy and reports how
@@ -729,5 +810,14 @@ func (p *proxy) close() {
 	p.mu.Unlock()
 	p.ln.Close()
 	p.cut()
-	p.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(patience):
+		p.t.Errorf("proxy %s: its goroutines did not end within %v of closing it", p.addr(), patience)
+	}
 }

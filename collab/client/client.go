@@ -378,6 +378,10 @@ func (c *Client) Submit(d ot.Delta) error {
 // OnAck answers them all). An empty edit sends nothing and returns 0. If
 // the op is dropped instead (refused, or lost to a resync: OnError says
 // which), no OnAck comes for its seq, and the seq is never used again.
+// A buffered edit that a remote edit undoes entirely (both deleted the
+// same text) is not sent, as there is nothing left of it: its seq goes to
+// the next edit made, whose OnAck then answers both, and if none is made,
+// no OnAck comes for it.
 func (c *Client) SubmitSeq(d ot.Delta) (seq int64, err error) {
 	if err := ot.ValidateEdit(d); err != nil {
 		return 0, fmt.Errorf("submit: %w", err)
