@@ -2,9 +2,7 @@ package api_test
 
 import (
 	"context"
-	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,16 +26,7 @@ func TestLiveRemoteCursorEndsAfterTypedText(t *testing.T) {
 	defer cancel()
 	dial := func(token string, onPresence func(client.Peer)) *client.Client {
 		t.Helper()
-		c, err := client.Dial(ctx, client.Options{
-			URL:        "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/documents/" + string(doc) + "/live",
-			Header:     http.Header{"Authorization": {"Bearer " + token}},
-			OnPresence: onPresence,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+		return dialGoClient(t, e, doc, token, nil, func(o *client.Options) { o.OnPresence = onPresence })
 	}
 	// Every range b is told of for a's cursor, in order.
 	var (

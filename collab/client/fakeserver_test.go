@@ -577,40 +577,30 @@ func (s *fakeServer) version() int64 {
 	return int64(len(s.edits))
 }
 
-func (s *fakeServer) opsFrom(id collab.ClientID) []opRecord {
+// fromClient returns the records of one client, in the order received;
+// records reads the list, under s.mu.
+func fromClient[R any](s *fakeServer, records func() []R, client func(R) collab.ClientID, id collab.ClientID) []R {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []opRecord
-	for _, r := range s.received {
-		if r.client == id {
+	var out []R
+	for _, r := range records() {
+		if client(r) == id {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
+func (s *fakeServer) opsFrom(id collab.ClientID) []opRecord {
+	return fromClient(s, func() []opRecord { return s.received }, func(r opRecord) collab.ClientID { return r.client }, id)
+}
+
 func (s *fakeServer) hellosFrom(id collab.ClientID) []helloRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []helloRecord
-	for _, h := range s.hellos {
-		if h.client == id {
-			out = append(out, h)
-		}
-	}
-	return out
+	return fromClient(s, func() []helloRecord { return s.hellos }, func(h helloRecord) collab.ClientID { return h.client }, id)
 }
 
 func (s *fakeServer) presencesFrom(id collab.ClientID) []presenceRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []presenceRecord
-	for _, p := range s.presences {
-		if p.client == id {
-			out = append(out, p)
-		}
-	}
-	return out
+	return fromClient(s, func() []presenceRecord { return s.presences }, func(p presenceRecord) collab.ClientID { return p.client }, id)
 }
 
 func (s *fakeServer) rangeOf(id collab.ClientID) *ot.Range {
